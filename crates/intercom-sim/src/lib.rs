@@ -1,0 +1,1 @@
+//! `intercom-sim`: a stateful Intercom API simulator.
