@@ -1,1 +1,3 @@
 //! `intercom-sim`: a stateful Intercom API simulator.
+
+pub mod search;

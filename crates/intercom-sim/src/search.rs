@@ -1,0 +1,1 @@
+//! Intercom's search query language (`POST /contacts/search`, `POST /conversations/search`).
