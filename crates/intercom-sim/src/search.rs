@@ -1,1 +1,0 @@
-//! Intercom's search query language (`POST /contacts/search`, `POST /conversations/search`).
