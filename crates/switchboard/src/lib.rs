@@ -1,1 +1,11 @@
-//! Switchboard.
+//! Switchboard: a production gateway and toolkit for Intercom integrations.
+//!
+//! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability.
+
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod logging;
+pub mod secrets;
+pub mod startup;
+pub mod webhooks;

@@ -1,0 +1,211 @@
+//! The `switchboard` command line: parsing and dispatch to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
+use crate::logging::{self, LogFormat};
+use crate::secrets::Fingerprint;
+use crate::startup::{self, Application, StartupError};
+
+/// Exit code for usage and configuration errors (clap uses the same for bad flags).
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code for failures at run time.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Switchboard: a production gateway and toolkit for Intercom integrations.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Config file (TOML). Default: ./switchboard.toml if it exists. Every key can be overridden by
+    /// an environment variable SWITCHBOARD_<SECTION>__<KEY> (e.g. SWITCHBOARD_SERVER__LISTEN), and
+    /// some by flags; flags win over variables, variables over the file.
+    #[arg(long, global = true, value_name = "PATH", env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format: json (one object per line, the production default) or text (readable, the
+    /// default elsewhere). Overrides logging.format. The filter is logging.level, or SWITCHBOARD_LOG.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: webhook ingress, health probes (and, as they land, delivery and the API gateway).
+    Serve(ServeArgs),
+    /// Run the Intercom simulator: a stateful fake Intercom API with rate limits, faults and signed webhooks.
+    #[cfg(any())]
+    Sim(intercom_sim::cli::SimArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `switchboard serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, like 0.0.0.0:8080 (port 0 picks a free port). Overrides server.listen.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Try Switchboard with nothing installed: starts the Intercom simulator in-process, generates
+    /// its token and client secret, keeps data in ./switchboard-data/, and prints the URLs and a
+    /// command that sends a signed test webhook. Ignores the config file's secrets.
+    #[arg(long)]
+    pub sandbox: bool,
+}
+
+/// `switchboard config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and resolve every secret; print the effective configuration with
+    /// each secret shown only as its reference and fingerprint (sha256:1a2b3c4d). Exits 2 when invalid.
+    Check,
+}
+
+/// Parses the command line and runs it; the whole of `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve(cli.config, cli.log_format, args).await,
+        #[cfg(any())]
+        Command::Sim(args) => {
+            logging::init(cli.log_format.unwrap_or(LogFormat::Text), "info", &[]);
+            match intercom_sim::cli::run(args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
+        Command::Config(ConfigCommand::Check) => config_check(cli.config, cli.log_format).await,
+    }
+}
+
+fn load(file: Option<PathBuf>, overrides: Overrides) -> Result<Config, ExitCode> {
+    ConfigLoader::new(file, overrides)
+        .load()
+        .map_err(|e| config_failure(&e))
+}
+
+fn config_failure(error: &ConfigError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> ExitCode {
+    let config = match load(
+        file,
+        Overrides {
+            listen: None,
+            log_format,
+        },
+    ) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let secrets = match config.load_secrets().await {
+        Ok(secrets) => secrets,
+        Err(e) => return config_failure(&e),
+    };
+    let fingerprints: Vec<(String, Fingerprint)> = secrets
+        .all()
+        .iter()
+        .map(|s| (s.key().to_owned(), s.fingerprint()))
+        .collect();
+    let source = match &config.source_file {
+        Some(path) => path.display().to_string(),
+        None => "no file (defaults and environment only)".to_owned(),
+    };
+    println!(
+        "# configuration OK: environment = {}, source = {source}",
+        config.environment
+    );
+    for warning in config.warnings() {
+        println!("# warning: {warning}");
+    }
+    print!(
+        "{}",
+        config.render(|key| fingerprints
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, fp)| fp.clone()))
+    );
+    ExitCode::SUCCESS
+}
+
+async fn serve(file: Option<PathBuf>, log_format: Option<LogFormat>, args: ServeArgs) -> ExitCode {
+    let overrides = Overrides {
+        listen: args.listen.clone(),
+        log_format,
+    };
+    let config = match load(file, overrides) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    logging::init(
+        config.logging.format,
+        &config.logging.level,
+        &config.logging.redact_keys,
+    );
+    let result = if args.sandbox {
+        Err(ServeError::Simulator("the simulator is not part of this build yet".into()))
+    } else {
+        serve_configured(config).await
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(ServeError::Config(e)) => config_failure(&e),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn serve_configured(config: Config) -> Result<(), ServeError> {
+    let secrets = config.load_secrets().await?;
+    let app = Application::build(&config, secrets).await?;
+    tracing::info!(
+        listen = %app.local_addr(),
+        environment = %config.environment,
+        "switchboard is serving"
+    );
+    app.run_until(startup::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Why `serve` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration or a secret is invalid (exit 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Startup or serving failed (exit 1).
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The in-process simulator failed to start (sandbox only).
+    #[error("the sandbox simulator failed to start: {0}")]
+    Simulator(String),
+}

@@ -1,0 +1,165 @@
+//! The `switchboard` binary: `config check`, exit codes, `--help` and `--version`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use switchboard::secrets::Fingerprint;
+
+fn switchboard(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SWITCHBOARD_CONFIG")
+        .output()
+        .expect("run switchboard")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn config_check_rejects_a_bad_config_with_exit_code_2_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        r#"
+        environment = "production"
+        [intercom]
+        token = "file:/run/secrets/intercom_token"
+        [webhooks]
+        client_secrets = ["env:INTERCOM_CLIENT_SECRET"]
+        "#,
+    )
+    .unwrap();
+    let output = switchboard(dir.path(), &["config", "check", "--config", "bad.toml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "webhooks.client_secrets[0]: env: references are not allowed when environment = \"production\"; use file: or exec:"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing is printed as if valid");
+}
+
+#[test]
+fn config_check_reports_unreadable_secrets_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[intercom]\ntoken = \"file:./missing_token\"\n",
+    )
+    .unwrap();
+    let output = switchboard(dir.path(), &["config", "check", "--config", "c.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("intercom.token: file:./missing_token: cannot read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_check_prints_the_resolved_config_with_fingerprints_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("intercom_token", "dG9rOjk5OTlfYWJjZGVmXzEyMzQ6MTow"),
+        ("client_secret", "cs-0123456789abcdef"),
+        ("admin_key", "admin-key-value-42"),
+        ("dest_secret", "whsec-destination-value"),
+    ];
+    for (name, value) in secrets {
+        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
+    }
+    let d = dir.path().display();
+    std::fs::write(
+        dir.path().join("switchboard.toml"),
+        format!(
+            r#"
+            environment = "production"
+            [server]
+            listen = "0.0.0.0:9090"
+            [intercom]
+            token = "file:{d}/intercom_token"
+            region = "eu"
+            expected_app_id = "a86dr8yl"
+            [webhooks]
+            client_secrets = ["file:{d}/client_secret"]
+            public_url = "https://hooks.example.com/webhooks/intercom"
+            [[destinations]]
+            name = "app"
+            url = "https://app.internal/hooks"
+            topics = ["contact.*"]
+            secret = "exec:cat {d}/dest_secret"
+            [admin]
+            key = "file:{d}/admin_key"
+            "#
+        ),
+    )
+    .unwrap();
+    // No --config: ./switchboard.toml is picked up.
+    let output = switchboard(dir.path(), &["config", "check"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    for (_, value) in secrets {
+        assert!(!stdout.contains(value), "secret value printed:\n{stdout}");
+        assert!(
+            stdout.contains(Fingerprint::of(value).as_str()),
+            "fingerprint of a secret missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("environment = \"production\""), "{stdout}");
+    assert!(stdout.contains("listen = \"0.0.0.0:9090\""), "{stdout}");
+    assert!(
+        stdout.contains("api_base_url = \"https://api.eu.intercom.io\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("secret = \"exec:cat … (sha256:"),
+        "exec arguments are not echoed:\n{stdout}"
+    );
+    // The printed configuration is itself valid TOML.
+    let body: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.parse::<toml::Table>()
+        .unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+}
+
+#[test]
+fn every_command_explains_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--help"],
+            &["serve", "config", "--config", "--log-format"],
+        ),
+        (
+            &["serve", "--help"],
+            &["--listen", "--sandbox", "--config", "--log-format"],
+        ),
+        (&["config", "check", "--help"], &["fingerprint", "--config"]),
+    ];
+    for (args, expected) in cases {
+        let output = switchboard(dir.path(), args);
+        assert!(output.status.success(), "{args:?}");
+        let help = text(&output.stdout);
+        for flag in *expected {
+            assert!(help.contains(flag), "{args:?} help lacks {flag}:\n{help}");
+        }
+    }
+    let version = switchboard(dir.path(), &["--version"]);
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("switchboard {}", env!("CARGO_PKG_VERSION"))
+    );
+}
