@@ -8,4 +8,5 @@ pub mod health;
 pub mod logging;
 pub mod secrets;
 pub mod startup;
+pub mod store;
 pub mod webhooks;

@@ -1,4 +1,5 @@
 //! The `switchboard` binary: `config check`, exit codes, `--help` and `--version`.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -139,10 +140,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
 fn every_command_explains_its_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["--help"],
-            &["serve", "config", "--config", "--log-format"],
-        ),
+        (&["--help"], &["serve", "config", "--config", "--log-format"]),
         (
             &["serve", "--help"],
             &["--listen", "--sandbox", "--config", "--log-format"],

@@ -1,4 +1,5 @@
 //! Secret references: each kind, each failure, and live refresh.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::time::Duration;
 

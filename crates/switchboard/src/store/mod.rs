@@ -1,0 +1,222 @@
+//! Durable storage of webhook events and their deliveries.
+//!
+//! One [`Store`] trait, one backend per database: SQLite now (embedded, one file), PostgreSQL next
+//! (several replicas). Both must pass the contract tests in `tests/store_contract.rs`.
+//!
+//! Model: an *event* is one Intercom notification, unique per `(app, notification id)` (the
+//! deduplication key). At ingest it fans out into one *delivery* per destination whose topic
+//! patterns match (plus the built-in handlers), all in the same transaction, so an acknowledged
+//! event always has its deliveries queued. Deliveries are a queue with leases: a worker claims a
+//! batch until `lease_until`; a crashed worker's claims return to the queue when the lease expires.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use sqlite::SqliteStore;
+
+/// Milliseconds since the Unix epoch; the store's only notion of time, passed in by callers so
+/// tests control it.
+pub type Millis = i64;
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The Intercom app (ingress path) it arrived on.
+    pub app: String,
+    /// Intercom's notification id (`notif_…`): the deduplication key within the app.
+    pub notification_id: String,
+    /// The topic (`contact.user.created`).
+    pub topic: String,
+    /// The raw body as received (and as signed).
+    pub body: Bytes,
+    /// Intercom's `created_at`, in seconds, when present.
+    pub created_at: Option<i64>,
+    /// When it was received.
+    pub received_at: Millis,
+    /// The destinations it goes to (names; built-in handlers start with `@`).
+    pub destinations: Vec<String>,
+}
+
+/// What happened to an insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Newly stored, durably, with this id.
+    Stored(i64),
+    /// Already stored earlier (Intercom's retry or a replay); nothing was changed.
+    Duplicate,
+}
+
+/// A delivery handed to a worker until its lease expires.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    /// The delivery's id.
+    pub id: i64,
+    /// The event's id.
+    pub event_id: i64,
+    /// The destination's name.
+    pub destination: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    /// The app the event arrived on.
+    pub app: String,
+    /// Intercom's notification id.
+    pub notification_id: String,
+    /// The topic.
+    pub topic: String,
+    /// The raw body.
+    pub body: Bytes,
+    /// When the event was received.
+    pub received_at: Millis,
+}
+
+/// The result of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// Delivered (2xx).
+    Delivered {
+        /// The HTTP status, if the destination is HTTP.
+        status: Option<u16>,
+    },
+    /// Failed; try again at `at`.
+    Retry {
+        /// When the next attempt is due.
+        at: Millis,
+        /// The HTTP status, if any answer came.
+        status: Option<u16>,
+        /// What went wrong (no body content, no secrets).
+        error: String,
+    },
+    /// Failed for good: moved to the dead-letter queue.
+    Dead {
+        /// The HTTP status, if any answer came.
+        status: Option<u16>,
+        /// What went wrong.
+        error: String,
+    },
+}
+
+/// A delivery in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeadLetter {
+    /// The delivery's id (what `dlq replay --id` takes).
+    pub id: i64,
+    /// The destination's name.
+    pub destination: String,
+    /// Intercom's notification id.
+    pub notification_id: String,
+    /// The topic.
+    pub topic: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last HTTP status, if any.
+    pub last_status: Option<u16>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// When the event was received.
+    pub received_at: Millis,
+    /// When it was dead-lettered.
+    pub dead_at: Millis,
+}
+
+/// Which dead letters to list or replay.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetterFilter {
+    /// Only this destination.
+    pub destination: Option<String>,
+    /// Only those dead-lettered at or after this time.
+    pub since: Option<Millis>,
+    /// Only this delivery.
+    pub id: Option<i64>,
+    /// At most this many (listing only).
+    pub limit: Option<usize>,
+}
+
+/// Queue depths for health and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    /// Deliveries waiting (including ones being attempted).
+    pub pending: u64,
+    /// When the oldest pending delivery's event was received.
+    pub oldest_pending_received_at: Option<Millis>,
+    /// Deliveries in the dead-letter queue.
+    pub dead: u64,
+}
+
+/// A stored event with the state of each of its deliveries (for inspection and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The event's id.
+    pub id: i64,
+    /// The app.
+    pub app: String,
+    /// Intercom's notification id.
+    pub notification_id: String,
+    /// The topic.
+    pub topic: String,
+    /// The raw body.
+    pub body: Bytes,
+    /// `(destination, state)` pairs; state is `pending`, `delivered` or `dead`.
+    pub deliveries: Vec<(String, String)>,
+}
+
+/// Why a store operation failed. Callers answer 503 to Intercom on any of these.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the operation.
+    #[error("store error: {0}")]
+    Database(String),
+    /// The store is shutting down or its writer stopped.
+    #[error("the store is closed")]
+    Closed,
+    /// The store could not be opened.
+    #[error("cannot open the store at {path}: {reason}")]
+    Open {
+        /// Where.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+}
+
+/// Durable storage for events, deliveries and dead letters.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Stores an event and queues its deliveries, durably, unless its key is already stored.
+    async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome, StoreError>;
+
+    /// Leases up to `limit` due deliveries to `owner` until `now + lease`.
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records the result of attempts on claimed deliveries.
+    async fn complete(&self, now: Millis, results: Vec<(i64, AttemptResult)>) -> Result<(), StoreError>;
+
+    /// Lists dead letters, oldest first.
+    async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Moves matching dead letters back to the queue, due at `now`; returns how many.
+    async fn replay(&self, now: Millis, filter: DeadLetterFilter) -> Result<u64, StoreError>;
+
+    /// Deletes events received before `before` whose deliveries are all delivered; returns how many.
+    async fn purge_delivered(&self, before: Millis) -> Result<u64, StoreError>;
+
+    /// Queue depths.
+    async fn stats(&self) -> Result<QueueStats, StoreError>;
+
+    /// One event by its key, with its deliveries' states.
+    async fn event(&self, app: &str, notification_id: &str) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// Checks that the store answers and its schema is current (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Finishes pending writes and closes; later calls fail with [`StoreError::Closed`].
+    async fn close(&self);
+}

@@ -1,0 +1,665 @@
+//! The embedded SQLite backend: one file in WAL mode, one writer thread with group commit.
+//!
+//! Every operation is a command sent to a single writer thread that owns the connection. The
+//! thread takes every command waiting (up to [`MAX_BATCH`]), runs them in one transaction (each in
+//! its own savepoint, so one failure cannot leave a half-written event) and commits once with
+//! `synchronous = FULL`, which fsyncs the WAL. Concurrent webhooks therefore share one fsync: the
+//! cost of durability is paid per batch, not per event. Replies are sent only after the commit, so
+//! a caller that gets `Stored` knows the event is on disk. Checkpoints run on a separate thread so
+//! a checkpoint's fsync of the database file never stalls a commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, InsertOutcome, Millis, NewEvent,
+    QueueStats, Store, StoreError, StoredEvent,
+};
+
+/// Most commands committed in one transaction; bounds the latency a large batch adds.
+const MAX_BATCH: usize = 1024;
+/// Commands that may wait for the writer; past this, callers wait (and the ingress deadline applies).
+const QUEUE_CAPACITY: usize = 65_536;
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// Events deleted per purge command, so a large purge never holds the writer for long.
+const PURGE_CHUNK: i64 = 500;
+
+/// The schema, one entry per version; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE events (
+        id              INTEGER PRIMARY KEY,
+        app             TEXT    NOT NULL,
+        notification_id TEXT    NOT NULL,
+        topic           TEXT    NOT NULL,
+        body            BLOB    NOT NULL,
+        created_at      INTEGER,
+        received_at     INTEGER NOT NULL,
+        UNIQUE (app, notification_id)
+    );
+    CREATE INDEX events_received_at ON events (received_at);
+    CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        event_id        INTEGER NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        destination     TEXT    NOT NULL,
+        state           TEXT    NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        last_status     INTEGER,
+        last_error      TEXT,
+        finished_at     INTEGER,
+        UNIQUE (event_id, destination)
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_dead ON deliveries (finished_at) WHERE state = 'dead';
+    CREATE INDEX deliveries_event ON deliveries (event_id);
+"#];
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum Command {
+    Insert(NewEvent, Reply<InsertOutcome>),
+    Claim {
+        owner: String,
+        now: Millis,
+        lease: Duration,
+        limit: usize,
+        reply: Reply<Vec<ClaimedDelivery>>,
+    },
+    Complete {
+        now: Millis,
+        results: Vec<(i64, AttemptResult)>,
+        reply: Reply<()>,
+    },
+    DeadLetters {
+        filter: DeadLetterFilter,
+        reply: Reply<Vec<DeadLetter>>,
+    },
+    Replay {
+        now: Millis,
+        filter: DeadLetterFilter,
+        reply: Reply<u64>,
+    },
+    Purge {
+        before: Millis,
+        reply: Reply<u64>,
+    },
+    Stats(Reply<QueueStats>),
+    Event {
+        app: String,
+        notification_id: String,
+        reply: Reply<Option<StoredEvent>>,
+    },
+    Ping(Reply<()>),
+}
+
+/// A finished command whose reply waits for the commit.
+type Pending = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    sender: Mutex<Option<mpsc::Sender<Command>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    stop_checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+fn db_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let open_error = |reason: String| StoreError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(format!("{e}; check that the directory exists and is writable")))?;
+    // busy_timeout lets the CLI (dlq replay) and a running service share the file.
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| open_error(e.to_string()))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = 0;",
+    )
+    .map_err(|e| open_error(format!("{e}; is it an SQLite database?")))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_error)?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            reason: format!(
+                "its schema version {version} is newer than this build knows ({known}); run a newer switchboard"
+            ),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(db_error)?;
+        tx.execute_batch(sql).map_err(db_error)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, runs migrations and starts the writer.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn, path)?;
+        let checkpoint_conn = open_connection(path)?;
+
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, receiver))
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, stop_rx))
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            sender: Mutex::new(Some(sender)),
+            threads: Mutex::new(vec![writer, checkpointer]),
+            stop_checkpoints: Mutex::new(Some(stop_tx)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
+        let sender = self
+            .sender
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    loop {
+        match stop.recv_timeout(CHECKPOINT_EVERY) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // PASSIVE never blocks the writer; frames still in use are copied next time.
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%error, "WAL checkpoint failed; will retry");
+                }
+            }
+            _ => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                return;
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, &mut batch);
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = db_error(e);
+            for command in batch.drain(..) {
+                fail(command, error.clone());
+            }
+            return;
+        }
+    };
+    let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+    for command in batch.drain(..) {
+        pending.push(execute(&tx, command));
+    }
+    let commit_error = tx.commit().err().map(db_error);
+    if let Some(error) = &commit_error {
+        tracing::error!(%error, "store commit failed; the batch's writes were not saved");
+    }
+    for reply in pending {
+        reply(commit_error.as_ref());
+    }
+}
+
+fn fail(command: Command, error: StoreError) {
+    match command {
+        Command::Insert(_, r) => drop(r.send(Err(error))),
+        Command::Claim { reply, .. } => drop(reply.send(Err(error))),
+        Command::Complete { reply, .. } => drop(reply.send(Err(error))),
+        Command::DeadLetters { reply, .. } => drop(reply.send(Err(error))),
+        Command::Replay { reply, .. } => drop(reply.send(Err(error))),
+        Command::Purge { reply, .. } => drop(reply.send(Err(error))),
+        Command::Stats(r) => drop(r.send(Err(error))),
+        Command::Event { reply, .. } => drop(reply.send(Err(error))),
+        Command::Ping(r) => drop(r.send(Err(error))),
+    }
+}
+
+/// Runs `work` in a savepoint (all or nothing) and returns a reply to send once the batch commits.
+fn atomically<T: Send + 'static>(
+    tx: &rusqlite::Transaction<'_>,
+    reply: Reply<T>,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+) -> Pending {
+    let result = (|| {
+        tx.execute_batch("SAVEPOINT command")?;
+        match work(tx) {
+            Ok(value) => {
+                tx.execute_batch("RELEASE command")?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = tx.execute_batch("ROLLBACK TO command; RELEASE command");
+                Err(e)
+            }
+        }
+    })()
+    .map_err(db_error);
+    Box::new(move |commit_error| {
+        let result = match (result, commit_error) {
+            (Ok(_), Some(error)) => Err(error.clone()),
+            (result, _) => result,
+        };
+        let _ = reply.send(result);
+    })
+}
+
+fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> Pending {
+    match command {
+        Command::Insert(event, reply) => atomically(tx, reply, |tx| insert(tx, &event)),
+        Command::Claim {
+            owner,
+            now,
+            lease,
+            limit,
+            reply,
+        } => atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit)),
+        Command::Complete { now, results, reply } => atomically(tx, reply, |tx| complete(tx, now, &results)),
+        Command::DeadLetters { filter, reply } => atomically(tx, reply, |tx| dead_letters(tx, &filter)),
+        Command::Replay { now, filter, reply } => atomically(tx, reply, |tx| replay(tx, now, &filter)),
+        Command::Purge { before, reply } => atomically(tx, reply, |tx| purge(tx, before)),
+        Command::Stats(reply) => atomically(tx, reply, stats),
+        Command::Event {
+            app,
+            notification_id,
+            reply,
+        } => atomically(tx, reply, |tx| event(tx, &app, &notification_id)),
+        Command::Ping(reply) => atomically(tx, reply, |tx| {
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version == MIGRATIONS.len() as i64 {
+                Ok(())
+            } else {
+                Err(rusqlite::Error::InvalidQuery)
+            }
+        }),
+    }
+}
+
+fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<InsertOutcome> {
+    let id: Option<i64> = tx
+        .prepare_cached(
+            "INSERT INTO events (app, notification_id, topic, body, created_at, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (app, notification_id) DO NOTHING
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                event.app,
+                event.notification_id,
+                event.topic,
+                &event.body[..],
+                event.created_at,
+                event.received_at
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else {
+        return Ok(InsertOutcome::Duplicate);
+    };
+    let mut queue = tx.prepare_cached(
+        "INSERT INTO deliveries (event_id, destination, state, next_attempt_at) VALUES (?1, ?2, 'pending', ?3)",
+    )?;
+    for destination in &event.destinations {
+        queue.execute(params![id, destination, event.received_at])?;
+    }
+    Ok(InsertOutcome::Stored(id))
+}
+
+fn claim(
+    tx: &rusqlite::Transaction<'_>,
+    owner: &str,
+    now: Millis,
+    lease: Duration,
+    limit: usize,
+) -> rusqlite::Result<Vec<ClaimedDelivery>> {
+    let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    let mut statement = tx.prepare_cached(
+        "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+         WHERE id IN (
+             SELECT id FROM deliveries
+             WHERE state = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+             ORDER BY next_attempt_at, id LIMIT ?4)
+         RETURNING id, event_id, destination, attempts",
+    )?;
+    let claimed: Vec<(i64, i64, String, u32)> = statement
+        .query_map(params![owner, lease_until, now, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut event_query =
+        tx.prepare_cached("SELECT app, notification_id, topic, body, received_at FROM events WHERE id = ?1")?;
+    let mut deliveries = Vec::with_capacity(claimed.len());
+    for (id, event_id, destination, attempts) in claimed {
+        let delivery = event_query.query_row([event_id], |r| {
+            Ok(ClaimedDelivery {
+                id,
+                event_id,
+                destination,
+                attempts,
+                app: r.get(0)?,
+                notification_id: r.get(1)?,
+                topic: r.get(2)?,
+                body: Bytes::from(r.get::<_, Vec<u8>>(3)?),
+                received_at: r.get(4)?,
+            })
+        })?;
+        deliveries.push(delivery);
+    }
+    // RETURNING gives no order guarantee; workers expect the oldest first.
+    deliveries.sort_by_key(|d| (d.received_at, d.id));
+    Ok(deliveries)
+}
+
+fn complete(
+    tx: &rusqlite::Transaction<'_>,
+    now: Millis,
+    results: &[(i64, AttemptResult)],
+) -> rusqlite::Result<()> {
+    let mut update = tx.prepare_cached(
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
+             last_error = ?5, finished_at = ?6, lease_owner = NULL, lease_until = NULL
+         WHERE id = ?1 AND state = 'pending'",
+    )?;
+    for (id, result) in results {
+        match result {
+            AttemptResult::Delivered { status } => {
+                update.execute(params![id, "delivered", now, status, None::<String>, now])?
+            }
+            AttemptResult::Retry { at, status, error } => {
+                update.execute(params![id, "pending", at, status, error, None::<i64>])?
+            }
+            AttemptResult::Dead { status, error } => {
+                update.execute(params![id, "dead", now, status, error, now])?
+            }
+        };
+    }
+    Ok(())
+}
+
+fn dead_filter_sql(filter: &DeadLetterFilter) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from("d.state = 'dead'");
+    let mut values: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(destination) = &filter.destination {
+        values.push(destination.clone().into());
+        sql.push_str(&format!(" AND d.destination = ?{}", values.len()));
+    }
+    if let Some(since) = filter.since {
+        values.push(since.into());
+        sql.push_str(&format!(" AND d.finished_at >= ?{}", values.len()));
+    }
+    if let Some(id) = filter.id {
+        values.push(id.into());
+        sql.push_str(&format!(" AND d.id = ?{}", values.len()));
+    }
+    (sql, values)
+}
+
+fn dead_letters(
+    tx: &rusqlite::Transaction<'_>,
+    filter: &DeadLetterFilter,
+) -> rusqlite::Result<Vec<DeadLetter>> {
+    let (condition, values) = dead_filter_sql(filter);
+    let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+    let sql = format!(
+        "SELECT d.id, d.destination, e.notification_id, e.topic, d.attempts, d.last_status, d.last_error,
+                e.received_at, d.finished_at
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE {condition} ORDER BY d.finished_at, d.id LIMIT {limit}"
+    );
+    let mut statement = tx.prepare(&sql)?;
+    statement
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            Ok(DeadLetter {
+                id: r.get(0)?,
+                destination: r.get(1)?,
+                notification_id: r.get(2)?,
+                topic: r.get(3)?,
+                attempts: r.get(4)?,
+                last_status: r.get(5)?,
+                last_error: r.get(6)?,
+                received_at: r.get(7)?,
+                dead_at: r.get(8)?,
+            })
+        })?
+        .collect()
+}
+
+fn replay(tx: &rusqlite::Transaction<'_>, now: Millis, filter: &DeadLetterFilter) -> rusqlite::Result<u64> {
+    let (condition, mut values) = dead_filter_sql(filter);
+    values.push(now.into());
+    let sql = format!(
+        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?{n}, finished_at = NULL,
+             lease_owner = NULL, lease_until = NULL
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE {condition})",
+        n = values.len()
+    );
+    Ok(tx.execute(&sql, rusqlite::params_from_iter(values))? as u64)
+}
+
+fn purge(tx: &rusqlite::Transaction<'_>, before: Millis) -> rusqlite::Result<u64> {
+    let deleted = tx
+        .prepare_cached(
+            "DELETE FROM events WHERE id IN (
+             SELECT e.id FROM events e
+             WHERE e.received_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'delivered')
+             LIMIT ?2)",
+        )?
+        .execute(params![before, PURGE_CHUNK])?;
+    Ok(deleted as u64)
+}
+
+fn stats(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<QueueStats> {
+    let (pending, oldest): (u64, Option<Millis>) = tx.query_row(
+        "SELECT COUNT(*), MIN(e.received_at) FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.state = 'pending'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let dead: u64 = tx.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| {
+        r.get(0)
+    })?;
+    Ok(QueueStats {
+        pending,
+        oldest_pending_received_at: oldest,
+        dead,
+    })
+}
+
+fn event(
+    tx: &rusqlite::Transaction<'_>,
+    app: &str,
+    notification_id: &str,
+) -> rusqlite::Result<Option<StoredEvent>> {
+    let found = tx
+        .query_row(
+            "SELECT id, topic, body FROM events WHERE app = ?1 AND notification_id = ?2",
+            params![app, notification_id],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, topic, body)) = found else {
+        return Ok(None);
+    };
+    let mut statement = tx.prepare_cached(
+        "SELECT destination, state FROM deliveries WHERE event_id = ?1 ORDER BY destination",
+    )?;
+    let deliveries = statement
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(StoredEvent {
+        id,
+        app: app.to_owned(),
+        notification_id: notification_id.to_owned(),
+        topic,
+        body: Bytes::from(body),
+        deliveries,
+    }))
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome, StoreError> {
+        self.call(|reply| Command::Insert(event, reply)).await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let owner = owner.to_owned();
+        self.call(|reply| Command::Claim {
+            owner,
+            now,
+            lease,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    async fn complete(&self, now: Millis, results: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
+        self.call(|reply| Command::Complete { now, results, reply }).await
+    }
+
+    async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        self.call(|reply| Command::DeadLetters { filter, reply }).await
+    }
+
+    async fn replay(&self, now: Millis, filter: DeadLetterFilter) -> Result<u64, StoreError> {
+        self.call(|reply| Command::Replay { now, filter, reply }).await
+    }
+
+    async fn purge_delivered(&self, before: Millis) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self.call(|reply| Command::Purge { before, reply }).await?;
+            total += deleted;
+            if deleted < PURGE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn stats(&self) -> Result<QueueStats, StoreError> {
+        self.call(Command::Stats).await
+    }
+
+    async fn event(&self, app: &str, notification_id: &str) -> Result<Option<StoredEvent>, StoreError> {
+        let (app, notification_id) = (app.to_owned(), notification_id.to_owned());
+        self.call(|reply| Command::Event {
+            app,
+            notification_id,
+            reply,
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.call(Command::Ping).await
+    }
+
+    async fn close(&self) {
+        // Dropping the sender lets the writer finish every queued command, then exit.
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        if let Ok(mut stop) = self.stop_checkpoints.lock() {
+            stop.take();
+        }
+        let threads: Vec<JoinHandle<()>> = self
+            .threads
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+}
