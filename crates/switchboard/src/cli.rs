@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
 use crate::logging::{self, LogFormat};
+use crate::sandbox;
 use crate::secrets::Fingerprint;
 use crate::startup::{self, Application, StartupError};
 
@@ -41,7 +42,6 @@ pub enum Command {
     /// Run the gateway: webhook ingress, health probes (and, as they land, delivery and the API gateway).
     Serve(ServeArgs),
     /// Run the Intercom simulator: a stateful fake Intercom API with rate limits, faults and signed webhooks.
-    #[cfg(any())]
     Sim(intercom_sim::cli::SimArgs),
     /// Inspect the configuration.
     #[command(subcommand)]
@@ -87,7 +87,6 @@ pub fn main() -> ExitCode {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(cli.config, cli.log_format, args).await,
-        #[cfg(any())]
         Command::Sim(args) => {
             logging::init(cli.log_format.unwrap_or(LogFormat::Text), "info", &[]);
             match intercom_sim::cli::run(args).await {
@@ -169,7 +168,7 @@ async fn serve(file: Option<PathBuf>, log_format: Option<LogFormat>, args: Serve
         &config.logging.redact_keys,
     );
     let result = if args.sandbox {
-        Err(ServeError::Simulator("the simulator is not part of this build yet".into()))
+        sandbox::run(config).await
     } else {
         serve_configured(config).await
     };

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod health;
 pub mod logging;
+pub mod sandbox;
 pub mod secrets;
 pub mod startup;
 pub mod store;

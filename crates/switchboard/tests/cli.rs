@@ -140,12 +140,30 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
 fn every_command_explains_its_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--help"], &["serve", "config", "--config", "--log-format"]),
+        (
+            &["--help"],
+            &["serve", "sim", "config", "--config", "--log-format"],
+        ),
         (
             &["serve", "--help"],
             &["--listen", "--sandbox", "--config", "--log-format"],
         ),
         (&["config", "check", "--help"], &["fingerprint", "--config"]),
+        (
+            &["sim", "--help"],
+            &[
+                "--port",
+                "--token",
+                "--app-id",
+                "--client-secret",
+                "--seed-contacts",
+                "--rate-limit-per-minute",
+                "--workspace-limit-per-minute",
+                "--webhook-url",
+                "--faults",
+                "--config",
+            ],
+        ),
     ];
     for (args, expected) in cases {
         let output = switchboard(dir.path(), args);
