@@ -56,10 +56,8 @@ impl Admin {
 /// `GET /me`: the token's admin with the embedded app.
 pub fn me(ctx: &mut Ctx<'_>) -> ApiResult {
     let data = ctx.app.workspace.data.read();
-    let admin = data
-        .admins
-        .first()
-        .ok_or_else(|| ApiError::not_found("admin_not_found", "Admin not found"))?;
+    let admin =
+        data.admins.first().ok_or_else(|| ApiError::not_found("admin_not_found", "Admin not found"))?;
     let ws = &ctx.app.workspace;
     Reply::json(&json!({
         "type": "admin",

@@ -69,26 +69,18 @@ pub struct Reply {
 impl Reply {
     /// 200 with `value` as JSON.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self, ApiError> {
-        serde_json::to_vec(value)
-            .map(|body| Self {
-                status: StatusCode::OK,
-                body,
-            })
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    format!("cannot render response: {e}"),
-                )
-            })
+        serde_json::to_vec(value).map(|body| Self { status: StatusCode::OK, body }).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                format!("cannot render response: {e}"),
+            )
+        })
     }
 
     /// 202 with an empty body (`POST /events`).
     pub fn accepted() -> Self {
-        Self {
-            status: StatusCode::ACCEPTED,
-            body: Vec::new(),
-        }
+        Self { status: StatusCode::ACCEPTED, body: Vec::new() }
     }
 }
 

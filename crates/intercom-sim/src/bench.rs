@@ -82,16 +82,8 @@ impl fmt::Display for BenchReport {
             "{} requests in {:.2?}: {:.0} req/s",
             self.requests, self.elapsed, self.requests_per_sec
         )?;
-        writeln!(
-            f,
-            "latency p50 {:?}  p99 {:?}  max {:?}",
-            self.p50, self.p99, self.max
-        )?;
-        write!(
-            f,
-            "non-2xx {}  errors {}  statuses {:?}",
-            self.non_2xx, self.errors, self.statuses
-        )
+        writeln!(f, "latency p50 {:?}  p99 {:?}  max {:?}", self.p50, self.p99, self.max)?;
+        write!(f, "non-2xx {}  errors {}  statuses {:?}", self.non_2xx, self.errors, self.statuses)
     }
 }
 
@@ -118,19 +110,14 @@ pub enum BenchError {
 }
 
 async fn resolve(base_url: &str) -> Result<(SocketAddr, String), BenchError> {
-    let rest = base_url
-        .strip_prefix("http://")
-        .ok_or_else(|| BenchError::BaseUrl(base_url.into()))?;
+    let rest = base_url.strip_prefix("http://").ok_or_else(|| BenchError::BaseUrl(base_url.into()))?;
     let authority = rest.trim_end_matches('/').to_string();
     if authority.is_empty() || authority.contains('/') {
         return Err(BenchError::BaseUrl(base_url.into()));
     }
     let addr = tokio::net::lookup_host(&authority)
         .await
-        .map_err(|source| BenchError::Connect {
-            addr: authority.clone(),
-            source,
-        })?
+        .map_err(|source| BenchError::Connect { addr: authority.clone(), source })?
         .next()
         .ok_or_else(|| BenchError::BaseUrl(base_url.into()))?;
     Ok((addr, authority))
@@ -210,8 +197,7 @@ pub async fn run(cfg: BenchConfig) -> Result<BenchReport, BenchError> {
                     }
                     let done = Instant::now();
                     if sent >= measure_from && done <= stop_at {
-                        out.latencies_us
-                            .push((done - sent).as_micros().min(u128::from(u32::MAX)) as u32);
+                        out.latencies_us.push((done - sent).as_micros().min(u128::from(u32::MAX)) as u32);
                         *out.statuses.entry(status).or_default() += 1;
                     }
                 }
@@ -244,21 +230,14 @@ pub async fn run(cfg: BenchConfig) -> Result<BenchReport, BenchError> {
         Duration::from_micros(u64::from(latencies[idx]))
     };
     let requests = latencies.len() as u64;
-    let non_2xx = statuses
-        .iter()
-        .filter(|(s, _)| !(200..300).contains(*s))
-        .map(|(_, n)| n)
-        .sum();
+    let non_2xx = statuses.iter().filter(|(s, _)| !(200..300).contains(*s)).map(|(_, n)| n).sum();
     Ok(BenchReport {
         requests,
         elapsed: cfg.duration,
         requests_per_sec: requests as f64 / cfg.duration.as_secs_f64(),
         p50: pct(0.50),
         p99: pct(0.99),
-        max: latencies
-            .last()
-            .map(|l| Duration::from_micros(u64::from(*l)))
-            .unwrap_or_default(),
+        max: latencies.last().map(|l| Duration::from_micros(u64::from(*l))).unwrap_or_default(),
         non_2xx,
         errors,
         statuses,

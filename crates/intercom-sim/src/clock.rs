@@ -41,10 +41,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now_millis(&self) -> u64 {
         // A system clock before 1970 is a broken machine; report the epoch rather than panic.
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }
 
     fn sleep(&self, duration: Duration) -> SleepFuture {

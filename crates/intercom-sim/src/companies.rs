@@ -108,9 +108,7 @@ impl Company {
 
 /// A stable numeric id for a plan name.
 fn plan_id(name: &str) -> String {
-    let h = name
-        .bytes()
-        .fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
+    let h = name.bytes().fold(5381u32, |h, b| h.wrapping_mul(33) ^ u32::from(b));
     (h % 900_000 + 100_000).to_string()
 }
 
@@ -153,8 +151,7 @@ impl CompanyStore {
     pub fn insert(&mut self, company: Company) {
         self.next_seq += 1;
         self.seq_of.insert(company.id.clone(), self.next_seq);
-        self.by_company_id
-            .insert(company.company_id.clone(), self.next_seq);
+        self.by_company_id.insert(company.company_id.clone(), self.next_seq);
         self.by_seq.insert(self.next_seq, company);
     }
 
@@ -301,11 +298,7 @@ pub fn upsert(ctx: &mut Ctx<'_>) -> ApiResult {
         .ok_or_else(|| ApiError::missing("'company_id' is a required parameter").with_field("company_id"))?;
     let (company, created) = match data.companies.seq_of_company_id(&company_id) {
         Some(seq) => {
-            let c = data
-                .companies
-                .by_seq
-                .get_mut(&seq)
-                .ok_or_else(company_not_found)?;
+            let c = data.companies.by_seq.get_mut(&seq).ok_or_else(company_not_found)?;
             apply(c, obj, now)?;
             (c.clone(), false)
         }
@@ -336,14 +329,7 @@ pub fn upsert(ctx: &mut Ctx<'_>) -> ApiResult {
     };
     let json = company.to_json(&ws, &data);
     drop(data);
-    ctx.emit(
-        if created {
-            "company.created"
-        } else {
-            "company.updated"
-        },
-        || json.clone(),
-    );
+    ctx.emit(if created { "company.created" } else { "company.updated" }, || json.clone());
     Reply::json(&json)
 }
 
@@ -437,16 +423,11 @@ fn page_list(ctx: &Ctx<'_>, data: &WorkspaceData, keep: impl Fn(&Company) -> boo
         Some("asc") => true,
         Some(other) => {
             return Err(
-                ApiError::invalid(format!("order must be asc or desc, got '{other}'")).with_field("order"),
+                ApiError::invalid(format!("order must be asc or desc, got '{other}'")).with_field("order")
             );
         }
     };
-    let mut matching: Vec<&Company> = data
-        .companies
-        .iter()
-        .map(|(_, c)| c)
-        .filter(|c| keep(c))
-        .collect();
+    let mut matching: Vec<&Company> = data.companies.iter().map(|(_, c)| c).filter(|c| keep(c)).collect();
     // Intercom sorts by last_request_at (most recent first by default); creation order breaks ties.
     matching.sort_by_key(|c| c.last_request_at.unwrap_or(c.created_at));
     if !ascending {
@@ -456,12 +437,8 @@ fn page_list(ctx: &Ctx<'_>, data: &WorkspaceData, keep: impl Fn(&Company) -> boo
     let total_pages = total.div_ceil(per_page as usize);
     let start = (page as usize - 1).saturating_mul(per_page as usize);
     let ws = ctx.app.workspace.id.as_str();
-    let items: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(per_page as usize)
-        .map(|c| c.to_json(ws, data))
-        .collect();
+    let items: Vec<Value> =
+        matching.iter().skip(start).take(per_page as usize).map(|c| c.to_json(ws, data)).collect();
     let next = if (page as usize) < total_pages {
         json!({ "page": page + 1, "per_page": per_page })
     } else {
@@ -486,10 +463,7 @@ pub fn scroll(ctx: &mut Ctx<'_>) -> ApiResult {
     let now_ms = ctx.sim.clock.now_millis();
     let param = input::query_str(&ctx.query, "scroll_param").map(str::to_string);
     let mut slot = ctx.app.scroll.lock();
-    if slot
-        .as_ref()
-        .is_some_and(|s| now_ms.saturating_sub(s.last_used_ms) >= SCROLL_TTL_MS)
-    {
+    if slot.as_ref().is_some_and(|s| now_ms.saturating_sub(s.last_used_ms) >= SCROLL_TTL_MS) {
         *slot = None;
     }
     let after_seq = match (&param, slot.as_ref()) {
@@ -505,13 +479,8 @@ pub fn scroll(ctx: &mut Ctx<'_>) -> ApiResult {
         (Some(_), _) => return Err(ApiError::not_found("not_found", "scroll parameter not found")),
     };
     let data = ctx.app.workspace.data.read();
-    let page: Vec<(u64, &Company)> = data
-        .companies
-        .by_seq
-        .range(after_seq + 1..)
-        .take(SCROLL_PAGE_SIZE)
-        .map(|(s, c)| (*s, c))
-        .collect();
+    let page: Vec<(u64, &Company)> =
+        data.companies.by_seq.range(after_seq + 1..).take(SCROLL_PAGE_SIZE).map(|(s, c)| (*s, c)).collect();
     let ws = ctx.app.workspace.id.as_str();
     let items: Vec<Value> = page.iter().map(|(_, c)| c.to_json(ws, &data)).collect();
     let scroll_param = match slot.as_ref() {
@@ -519,11 +488,7 @@ pub fn scroll(ctx: &mut Ctx<'_>) -> ApiResult {
         None => uuid::Uuid::new_v4().to_string(),
     };
     if let Some((last, _)) = page.last() {
-        *slot = Some(ScrollState {
-            param: scroll_param.clone(),
-            after_seq: *last,
-            last_used_ms: now_ms,
-        });
+        *slot = Some(ScrollState { param: scroll_param.clone(), after_seq: *last, last_used_ms: now_ms });
     } else {
         // The end was reached: the data is empty and the parameter expires.
         *slot = None;
@@ -560,10 +525,7 @@ pub fn list_contacts(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
 /// `GET /contacts/{id}/companies`.
 pub fn list_for_contact(ctx: &mut Ctx<'_>, contact_id: &str) -> ApiResult {
     let data = ctx.app.workspace.data.read();
-    let contact = data
-        .contacts
-        .get_live(contact_id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(contact_id).ok_or_else(ApiError::contact_not_found)?;
     let ws = ctx.app.workspace.id.as_str();
     let companies: Vec<Value> = contact
         .companies
@@ -584,16 +546,12 @@ pub fn list_for_contact(ctx: &mut Ctx<'_>, contact_id: &str) -> ApiResult {
 pub fn attach_to_contact(ctx: &mut Ctx<'_>, contact_id: &str) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let company_id = input::id_string(obj, "id")?
-        .set()
-        .ok_or_else(|| ApiError::missing("company not specified"))?;
+    let company_id =
+        input::id_string(obj, "id")?.set().ok_or_else(|| ApiError::missing("company not specified"))?;
     let now = ctx.now;
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();
-    let contact = data
-        .contacts
-        .get_live(contact_id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(contact_id).ok_or_else(ApiError::contact_not_found)?;
     let already = contact.companies.contains(&company_id);
     let count = contact.companies.len();
     data.companies.get(&company_id).ok_or_else(company_not_found)?;
@@ -628,10 +586,7 @@ pub fn detach_from_contact(ctx: &mut Ctx<'_>, contact_id: &str, company_id: &str
     let now = ctx.now;
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();
-    let contact = data
-        .contacts
-        .get_live(contact_id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(contact_id).ok_or_else(ApiError::contact_not_found)?;
     let attached = contact.companies.iter().any(|c| c == company_id);
     data.companies.get(company_id).ok_or_else(company_not_found)?;
     if attached {

@@ -194,14 +194,10 @@ impl Default for SimConfig {
 impl SimConfig {
     /// Reads a TOML config file.
     pub fn from_toml_file(path: &Path) -> Result<Self, SimError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimError::ConfigRead {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_toml_str(&text).map_err(|e| SimError::ConfigParse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SimError::ConfigRead { path: path.to_path_buf(), source })?;
+        Self::from_toml_str(&text)
+            .map_err(|e| SimError::ConfigParse { path: path.to_path_buf(), message: e.to_string() })
     }
 
     /// Parses a TOML config.
@@ -311,9 +307,7 @@ pub fn generate_client_secret() -> String {
 pub fn generate_id_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..8)
-        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
 #[cfg(test)]
@@ -358,10 +352,6 @@ mod tests {
         assert_eq!(cfg.webhooks.retry_delay, Duration::from_secs(2));
         assert_eq!(cfg.workspaces.len(), 2);
         assert_eq!(cfg.workspaces[0].apps[1].rate_limit_per_minute, 60);
-        assert_eq!(
-            cfg.workspaces[1].apps.len(),
-            1,
-            "a workspace without apps gets a default app"
-        );
+        assert_eq!(cfg.workspaces[1].apps.len(), 1, "a workspace without apps gets a default app");
     }
 }

@@ -165,20 +165,12 @@ impl Contact {
 
     /// The contact as the API renders it.
     pub fn view<'a>(&'a self, workspace_id: &'a str) -> ContactView<'a> {
-        ContactView {
-            c: self,
-            ws: workspace_id,
-            nested_limit: NESTED_LIMIT,
-        }
+        ContactView { c: self, ws: workspace_id, nested_limit: NESTED_LIMIT }
     }
 
     /// The contact as a JSON value with complete nested lists (search and webhooks).
     pub fn to_value(&self, workspace_id: &str) -> Value {
-        let view = ContactView {
-            c: self,
-            ws: workspace_id,
-            nested_limit: usize::MAX,
-        };
+        let view = ContactView { c: self, ws: workspace_id, nested_limit: usize::MAX };
         // Serialising plain strings, numbers and maps into a Value cannot fail.
         serde_json::to_value(view).unwrap_or(Value::Null)
     }
@@ -248,13 +240,7 @@ impl Serialize for ContactView<'_> {
             None => m.serialize_entry("avatar", &null)?,
         }
         m.serialize_entry("owner_id", &c.owner_id)?;
-        m.serialize_entry(
-            "social_profiles",
-            &EmptyList {
-                kind: "list",
-                data: [],
-            },
-        )?;
+        m.serialize_entry("social_profiles", &EmptyList { kind: "list", data: [] })?;
         m.serialize_entry("has_hard_bounced", &c.has_hard_bounced)?;
         m.serialize_entry("marked_email_as_spam", &c.marked_email_as_spam)?;
         m.serialize_entry("unsubscribed_from_emails", &c.unsubscribed_from_emails)?;
@@ -308,11 +294,7 @@ impl Serialize for ContactView<'_> {
                     .tags
                     .iter()
                     .take(self.nested_limit)
-                    .map(|(id, _)| Addressable {
-                        kind: "tag",
-                        id,
-                        url: format!("/tags/{id}"),
-                    })
+                    .map(|(id, _)| Addressable { kind: "tag", id, url: format!("/tags/{id}") })
                     .collect(),
                 url: format!("/contacts/{}/tags", c.id),
                 total_count: c.tags.len(),
@@ -337,11 +319,7 @@ impl Serialize for ContactView<'_> {
                     .companies
                     .iter()
                     .take(self.nested_limit)
-                    .map(|id| Addressable {
-                        kind: "company",
-                        id,
-                        url: format!("/companies/{id}"),
-                    })
+                    .map(|id| Addressable { kind: "company", id, url: format!("/companies/{id}") })
                     .collect(),
                 url: format!("/contacts/{}/companies", c.id),
                 total_count: c.companies.len(),
@@ -360,14 +338,7 @@ impl Serialize for ContactView<'_> {
                 },
             )?;
         }
-        for key in [
-            "utm_campaign",
-            "utm_content",
-            "utm_medium",
-            "utm_source",
-            "utm_term",
-            "referrer",
-        ] {
+        for key in ["utm_campaign", "utm_content", "utm_medium", "utm_source", "utm_term", "referrer"] {
             m.serialize_entry(key, &null)?;
         }
         m.serialize_entry("enabled_push_messaging", &null)?;
@@ -408,10 +379,7 @@ impl ContactStore {
 
     /// A live contact by external id.
     pub fn by_external_id(&self, external_id: &str) -> Option<&Contact> {
-        self.by_external
-            .get(external_id)
-            .and_then(|s| self.by_seq.get(s))
-            .filter(|c| !c.archived)
+        self.by_external.get(external_id).and_then(|s| self.by_seq.get(s)).filter(|c| !c.archived)
     }
 
     /// Live contacts with this e-mail (case-insensitive).
@@ -426,10 +394,7 @@ impl ContactStore {
 
     /// Live contacts in insertion order with their sequence numbers.
     pub fn iter_live(&self) -> impl Iterator<Item = (u64, &Contact)> + Clone {
-        self.by_seq
-            .iter()
-            .filter(|(_, c)| !c.archived)
-            .map(|(s, c)| (*s, c))
+        self.by_seq.iter().filter(|(_, c)| !c.archived).map(|(s, c)| (*s, c))
     }
 
     /// Number of live contacts.
@@ -500,11 +465,7 @@ impl ContactStore {
     ) -> Option<&Contact> {
         let not_self = |c: &&Contact| except != Some(c.id.as_str());
         if let Some(ext) = external_id
-            && let Some(c) = self
-                .by_external
-                .get(ext)
-                .and_then(|s| self.by_seq.get(s))
-                .filter(not_self)
+            && let Some(c) = self.by_external.get(ext).and_then(|s| self.by_seq.get(s)).filter(not_self)
         {
             return Some(c);
         }
@@ -610,17 +571,7 @@ fn apply(c: &mut Contact, input: ContactInput, now: i64) {
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = input.$f.update() { c.$f = v; } )* };
     }
-    set!(
-        external_id,
-        email,
-        phone,
-        name,
-        avatar,
-        owner_id,
-        signed_up_at,
-        last_seen_at,
-        language_override
-    );
+    set!(external_id, email, phone, name, avatar, owner_id, signed_up_at, last_seen_at, language_override);
     if let Some(v) = input.unsubscribed_from_emails.set() {
         c.unsubscribed_from_emails = v;
     }
@@ -638,15 +589,9 @@ fn apply(c: &mut Contact, input: ContactInput, now: i64) {
 
 fn conflict_error(existing: &Contact) -> ApiError {
     let message = if existing.archived {
-        format!(
-            "An archived contact matching those details already exists with id={}",
-            existing.id
-        )
+        format!("An archived contact matching those details already exists with id={}", existing.id)
     } else {
-        format!(
-            "A contact matching those details already exists with id={}",
-            existing.id
-        )
+        format!("A contact matching those details already exists with id={}", existing.id)
     };
     ApiError::new(StatusCode::CONFLICT, "conflict", message)
 }
@@ -674,9 +619,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
         || matches!(input.external_id, Field::Set(_))
         || matches!(input.role, Field::Set(_));
     if !has_identity {
-        return Err(ApiError::invalid(
-            "Request must contain at least one of email, external_id or role",
-        ));
+        return Err(ApiError::invalid("Request must contain at least one of email, external_id or role"));
     }
     let role = match input.role {
         Field::Set(r) => r,
@@ -714,10 +657,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
 /// `GET /contacts/{id}`: the hot path of benchmarks, rendered straight from the stored contact.
 pub fn get(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let data = ctx.app.workspace.data.read();
-    let contact = data
-        .contacts
-        .get_live(id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(id).ok_or_else(ApiError::contact_not_found)?;
     Reply::json(&contact.view(&ctx.app.workspace.id))
 }
 
@@ -740,10 +680,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let now = ctx.now;
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();
-    let current = data
-        .contacts
-        .get_live(id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let current = data.contacts.get_live(id).ok_or_else(ApiError::contact_not_found)?;
     if let Some(attrs) = &input.custom_attributes {
         data.attributes.validate(Model::Contact, attrs)?;
     }
@@ -787,10 +724,7 @@ pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
         data.companies.adjust_user_count(company_id, -1);
     }
     drop(data);
-    ctx.emit(
-        "contact.deleted",
-        || json!({ "type": "contact", "id": contact.id, "deleted": true }),
-    );
+    ctx.emit("contact.deleted", || json!({ "type": "contact", "id": contact.id, "deleted": true }));
     Reply::json(&contact.reference("deleted", true))
 }
 
@@ -822,11 +756,7 @@ fn set_archived(ctx: &mut Ctx<'_>, id: &str, archived: bool) -> ApiResult {
     let (contact, changed) = contact;
     if changed {
         // Intercom's topic names are irregular: `contact.archived` but `contact.unarchive`.
-        let topic = if archived {
-            "contact.archived"
-        } else {
-            "contact.unarchive"
-        };
+        let topic = if archived { "contact.archived" } else { "contact.unarchive" };
         ctx.emit(topic, || contact.reference("archived", archived));
     }
     Reply::json(&contact.reference("archived", archived))
@@ -835,9 +765,7 @@ fn set_archived(ctx: &mut Ctx<'_>, id: &str, archived: bool) -> ApiResult {
 /// `GET /contacts`: cursor pagination in insertion order, archived contacts left out.
 pub fn list(ctx: &mut Ctx<'_>) -> ApiResult {
     let per_page = input::query_u32(&ctx.query, "per_page", LIST_DEFAULT_PER_PAGE, MAX_PER_PAGE)?;
-    let after = input::query_str(&ctx.query, "starting_after")
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let after = input::query_str(&ctx.query, "starting_after").map(pagination::decode_cursor).transpose()?;
     let ws = ctx.app.workspace.id.as_str();
     let data = ctx.app.workspace.data.read();
     let total = data.contacts.live_count();
@@ -856,17 +784,9 @@ pub fn search(ctx: &mut Ctx<'_>) -> ApiResult {
     let body = ctx.json()?;
     let ws = &ctx.app.workspace;
     let data = ws.data.read();
-    let request = search::parse_search(
-        SearchModel::Contacts,
-        &body,
-        &data.attributes.types(Model::Contact),
-    )
-    .map_err(search_error)?;
-    let after = request
-        .starting_after
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let request = search::parse_search(SearchModel::Contacts, &body, &data.attributes.types(Model::Contact))
+        .map_err(search_error)?;
+    let after = request.starting_after.as_deref().map(pagination::decode_cursor).transpose()?;
     let offset = utc_offset_seconds(&ws.timezone);
     let mut hits: Vec<Value> = data
         .contacts
@@ -889,11 +809,7 @@ pub fn search(ctx: &mut Ctx<'_>) -> ApiResult {
 
 /// Maps a search validation error to the API error Intercom returns.
 pub fn search_error(e: search::SearchError) -> ApiError {
-    ApiError::new(
-        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-        e.code,
-        e.message,
-    )
+    ApiError::new(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.code, e.message)
 }
 
 /// The UTC offset of a workspace timezone (standard time; common zones only, others count as UTC).
@@ -931,29 +847,18 @@ pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
     let now = ctx.now;
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();
-    let lead = data
-        .contacts
-        .get_live(&from)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let lead = data.contacts.get_live(&from).ok_or_else(ApiError::contact_not_found)?;
     if lead.role != Role::Lead {
         return Err(
-            ApiError::invalid("Only a contact with role 'lead' can be merged (from)").with_field("from"),
+            ApiError::invalid("Only a contact with role 'lead' can be merged (from)").with_field("from")
         );
     }
-    let user = data
-        .contacts
-        .get_live(&into)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let user = data.contacts.get_live(&into).ok_or_else(ApiError::contact_not_found)?;
     if user.role != Role::User {
-        return Err(
-            ApiError::invalid("A lead can only be merged into a contact with role 'user' (into)")
-                .with_field("into"),
-        );
+        return Err(ApiError::invalid("A lead can only be merged into a contact with role 'user' (into)")
+            .with_field("into"));
     }
-    let lead = data
-        .contacts
-        .remove(&from)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let lead = data.contacts.remove(&from).ok_or_else(ApiError::contact_not_found)?;
     let merged = data
         .contacts
         .modify(&into, |u| {
@@ -961,17 +866,7 @@ pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
             macro_rules! fill {
                 ($($f:ident),*) => { $( if u.$f.is_none() { u.$f = lead.$f.clone(); } )* };
             }
-            fill!(
-                email,
-                phone,
-                name,
-                avatar,
-                owner_id,
-                last_seen_at,
-                browser,
-                os,
-                language_override
-            );
+            fill!(email, phone, name, avatar, owner_id, last_seen_at, browser, os, language_override);
             for (k, v) in &lead.custom_attributes {
                 u.custom_attributes.entry(k.clone()).or_insert_with(|| v.clone());
             }
@@ -997,8 +892,7 @@ pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
     for company in already_had {
         data.companies.adjust_user_count(&company, -1);
     }
-    data.conversations
-        .reassign_contact(&from, &user.id, user.external_id.as_deref());
+    data.conversations.reassign_contact(&from, &user.id, user.external_id.as_deref());
     drop(data);
     ctx.emit("contact.merged", || {
         let mut item = user.to_value(&ws);
@@ -1011,10 +905,7 @@ pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
 /// `GET /contacts/{id}/tags`.
 pub fn list_tags(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let data = ctx.app.workspace.data.read();
-    let contact = data
-        .contacts
-        .get_live(id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(id).ok_or_else(ApiError::contact_not_found)?;
     let admin_id = data.admins.first().map(|a| a.id.as_str()).unwrap_or_default();
     let tags: Vec<Value> = contact
         .tags
@@ -1037,25 +928,12 @@ pub fn attach_tag(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     if data.contacts.get_live(id).is_none() {
         return Err(ApiError::contact_not_found());
     }
-    let tag = data
-        .tags
-        .get(&tag_id)
-        .cloned()
-        .ok_or_else(ApiError::resource_not_found)?;
+    let tag = data.tags.get(&tag_id).cloned().ok_or_else(ApiError::resource_not_found)?;
     let added = data.contacts.add_tag(id, &tag.id, now);
     let admin_id = data.admins.first().map(|a| a.id.clone()).unwrap_or_default();
-    let contact = data
-        .contacts
-        .get(id)
-        .cloned()
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get(id).cloned().ok_or_else(ApiError::contact_not_found)?;
     drop(data);
-    let applied_at = contact
-        .tags
-        .iter()
-        .find(|(t, _)| *t == tag.id)
-        .map(|(_, at)| *at)
-        .unwrap_or(now);
+    let applied_at = contact.tags.iter().find(|(t, _)| *t == tag.id).map(|(_, at)| *at).unwrap_or(now);
     if added {
         let topic = match contact.role {
             Role::User => "contact.user.tag.created",
@@ -1074,11 +952,7 @@ pub fn detach_tag(ctx: &mut Ctx<'_>, id: &str, tag_id: &str) -> ApiResult {
     if data.contacts.get_live(id).is_none() {
         return Err(ApiError::contact_not_found());
     }
-    let tag = data
-        .tags
-        .get(tag_id)
-        .cloned()
-        .ok_or_else(ApiError::resource_not_found)?;
+    let tag = data.tags.get(tag_id).cloned().ok_or_else(ApiError::resource_not_found)?;
     let removed = data
         .contacts
         .modify(id, |c| {

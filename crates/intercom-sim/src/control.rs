@@ -43,10 +43,7 @@ impl Control {
     fn app(&self, app_id: Option<&str>) -> Result<&Arc<App>, SimError> {
         match app_id {
             None => Ok(self.sim.default_app()),
-            Some(id) => self
-                .sim
-                .app(id)
-                .ok_or_else(|| SimError::UnknownApp(id.to_string())),
+            Some(id) => self.sim.app(id).ok_or_else(|| SimError::UnknownApp(id.to_string())),
         }
     }
 
@@ -88,17 +85,12 @@ impl Control {
         topics: Vec<String>,
     ) -> Result<SubscriptionView, SimError> {
         let app = self.app(app_id)?;
-        self.sim
-            .webhooks
-            .add(&app.creds.app_id, &app.workspace.id, url, topics)
-            .await
+        self.sim.webhooks.add(&app.creds.app_id, &app.workspace.id, url, topics).await
     }
 
     /// Sets the statuspage indicator.
     pub fn set_indicator(&self, indicator: Indicator, description: Option<String>) {
-        self.sim
-            .statuspage
-            .set(indicator, description, self.sim.clock.now_secs());
+        self.sim.statuspage.set(indicator, description, self.sim.clock.now_secs());
     }
 
     /// Moves the manual clock forward.
@@ -126,13 +118,7 @@ impl Control {
             .map(|c| c.to_json(&data, Some(&c.parts)))
             .unwrap_or_else(|| json.clone());
         drop(data);
-        webhooks::dispatch(
-            &self.sim,
-            &app.workspace.id,
-            None,
-            "conversation.user.created",
-            json,
-        );
+        webhooks::dispatch(&self.sim, &app.workspace.id, None, "conversation.user.created", json);
         Ok(full)
     }
 
@@ -167,15 +153,9 @@ pub fn router(control: Control) -> Router {
     Router::new()
         .route("/_sim/stats", get(stats))
         .route("/_sim/stats/reset", post(reset_stats))
-        .route(
-            "/_sim/faults",
-            get(get_faults).post(set_faults).delete(clear_faults),
-        )
+        .route("/_sim/faults", get(get_faults).post(set_faults).delete(clear_faults))
         .route("/_sim/webhooks/emit", post(emit))
-        .route(
-            "/_sim/webhooks/subscriptions",
-            get(list_subscriptions).post(add_subscription),
-        )
+        .route("/_sim/webhooks/subscriptions", get(list_subscriptions).post(add_subscription))
         .route("/_sim/webhooks/subscriptions/{id}", delete(remove_subscription))
         .route("/_sim/statuspage/api/v2/status.json", get(status_json))
         .route("/_sim/statuspage", post(set_status))
@@ -243,10 +223,7 @@ async fn emit(
     Json(body): Json<EmitBody>,
 ) -> Result<(StatusCode, Json<Value>), ControlError> {
     let n = c.emit(&body.topic, body.app_id.as_deref(), body.item)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "topic": body.topic, "notifications": n })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!({ "topic": body.topic, "notifications": n }))))
 }
 
 async fn list_subscriptions(State(c): State<Control>) -> Json<Value> {
@@ -266,9 +243,7 @@ async fn add_subscription(
     State(c): State<Control>,
     Json(body): Json<SubscriptionBody>,
 ) -> Result<(StatusCode, Json<SubscriptionView>), ControlError> {
-    let sub = c
-        .add_subscription(body.app_id.as_deref(), &body.url, body.topics)
-        .await?;
+    let sub = c.add_subscription(body.app_id.as_deref(), &body.url, body.topics).await?;
     Ok((StatusCode::CREATED, Json(sub)))
 }
 
@@ -279,10 +254,7 @@ async fn remove_subscription(
     if c.sim.webhooks.remove(&id) {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ControlError(
-            StatusCode::NOT_FOUND,
-            format!("no subscription {id}"),
-        ))
+        Err(ControlError(StatusCode::NOT_FOUND, format!("no subscription {id}")))
     }
 }
 
@@ -301,10 +273,8 @@ async fn set_status(
     State(c): State<Control>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Value>, ControlError> {
-    let indicator: Indicator = body
-        .indicator
-        .parse()
-        .map_err(|e| ControlError(StatusCode::BAD_REQUEST, e))?;
+    let indicator: Indicator =
+        body.indicator.parse().map_err(|e| ControlError(StatusCode::BAD_REQUEST, e))?;
     c.set_indicator(indicator, body.description);
     Ok(Json(c.sim.statuspage.status_json(&c.base_url)))
 }

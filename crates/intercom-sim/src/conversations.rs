@@ -293,15 +293,9 @@ fn parse_id(id: &str) -> Result<u64, ApiError> {
 
 /// `GET /conversations`.
 pub fn list(ctx: &mut Ctx<'_>) -> ApiResult {
-    let per_page = input::query_u32(
-        &ctx.query,
-        "per_page",
-        LIST_DEFAULT_PER_PAGE,
-        crate::contacts::MAX_PER_PAGE,
-    )?;
-    let after = input::query_str(&ctx.query, "starting_after")
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let per_page =
+        input::query_u32(&ctx.query, "per_page", LIST_DEFAULT_PER_PAGE, crate::contacts::MAX_PER_PAGE)?;
+    let after = input::query_str(&ctx.query, "starting_after").map(pagination::decode_cursor).transpose()?;
     let data = ctx.app.workspace.data.read();
     let total = data.conversations.len();
     let (page, info) = pagination::page_by_key(
@@ -332,11 +326,7 @@ pub fn search(ctx: &mut Ctx<'_>) -> ApiResult {
     let body = ctx.json()?;
     let request = search::parse_search(SearchModel::Conversations, &body, &NoCustomAttributes)
         .map_err(crate::contacts::search_error)?;
-    let after = request
-        .starting_after
-        .as_deref()
-        .map(pagination::decode_cursor)
-        .transpose()?;
+    let after = request.starting_after.as_deref().map(pagination::decode_cursor).transpose()?;
     let ws = &ctx.app.workspace;
     let offset = crate::contacts::utc_offset_seconds(&ws.timezone);
     let data = ws.data.read();
@@ -445,7 +435,7 @@ pub fn reply(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
         }
         other => {
             return Err(
-                ApiError::invalid(format!("type must be user or admin, got '{other}'")).with_field("type"),
+                ApiError::invalid(format!("type must be user or admin, got '{other}'")).with_field("type")
             );
         }
     };
@@ -596,10 +586,7 @@ pub fn start_conversation(
     body: &str,
     now: i64,
 ) -> Result<(u64, Value), ApiError> {
-    let contact = data
-        .contacts
-        .get_live(contact_id)
-        .ok_or_else(ApiError::contact_not_found)?;
+    let contact = data.contacts.get_live(contact_id).ok_or_else(ApiError::contact_not_found)?;
     let author = Author {
         kind: contact.role.as_str().into(),
         id: contact.id.clone(),

@@ -173,13 +173,7 @@ const CONTACT_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[
     ("external_id", "external_id", "User ID", "string", true),
     ("role", "role", "Role", "string", true),
     ("owner_id", "owner_id", "Owner", "integer", true),
-    (
-        "unsubscribed_from_emails",
-        "unsubscribed_from_emails",
-        "Unsubscribed from emails",
-        "boolean",
-        true,
-    ),
+    ("unsubscribed_from_emails", "unsubscribed_from_emails", "Unsubscribed from emails", "boolean", true),
     ("created_at", "created_at", "Created at", "date", false),
     ("signed_up_at", "signed_up_at", "Signed up", "date", true),
     ("last_seen_at", "last_seen_at", "Last seen", "date", true),
@@ -194,28 +188,10 @@ const CONTACT_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[
 const COMPANY_BUILTINS: &[(&str, &str, &str, &str, bool)] = &[
     ("name", "name", "Company name", "string", true),
     ("company_id", "company_id", "Company ID", "string", false),
-    (
-        "last_request_at",
-        "last_request_at",
-        "Company last seen",
-        "date",
-        false,
-    ),
-    (
-        "remote_created_at",
-        "remote_created_at",
-        "Company created at",
-        "date",
-        true,
-    ),
+    ("last_request_at", "last_request_at", "Company last seen", "date", false),
+    ("remote_created_at", "remote_created_at", "Company created at", "date", true),
     ("user_count", "user_count", "People", "integer", false),
-    (
-        "session_count",
-        "session_count",
-        "Company web sessions",
-        "integer",
-        false,
-    ),
+    ("session_count", "session_count", "Company web sessions", "integer", false),
     ("name", "plan.name", "Plan", "string", false),
     ("monthly_spend", "monthly_spend", "Monthly Spend", "float", true),
     ("size", "size", "Company size", "integer", true),
@@ -280,9 +256,7 @@ impl AttributeStore {
 
     /// The live (non-archived) attribute of `model` named `name`.
     pub fn find(&self, model: Model, name: &str) -> Option<&CustomAttribute> {
-        self.custom
-            .iter()
-            .find(|a| a.model == model && !a.archived && a.name == name)
+        self.custom.iter().find(|a| a.model == model && !a.archived && a.name == name)
     }
 
     /// Custom attributes of a model, for type lookups during search.
@@ -344,9 +318,7 @@ pub struct ModelAttributeTypes<'a> {
 
 impl AttributeTypes for ModelAttributeTypes<'_> {
     fn attribute_type(&self, name: &str) -> Option<AttributeType> {
-        self.store
-            .find(self.model, name)
-            .map(|a| a.data_type.search_type())
+        self.store.find(self.model, name).map(|a| a.data_type.search_type())
     }
 }
 
@@ -387,12 +359,9 @@ fn valid_name(name: &str) -> bool {
 pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let model = input::string(obj, "model")?
-        .set()
-        .and_then(|m| Model::parse(&m))
-        .ok_or_else(|| {
-            ApiError::invalid("The Data Attribute model field must be either contact or company")
-        })?;
+    let model = input::string(obj, "model")?.set().and_then(|m| Model::parse(&m)).ok_or_else(|| {
+        ApiError::invalid("The Data Attribute model field must be either contact or company")
+    })?;
     let name = input::string(obj, "name")?
         .set()
         .ok_or_else(|| ApiError::missing("'name' is a required parameter").with_field("name"))?;
@@ -409,9 +378,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| ApiError::invalid("Each option must be an object with a string 'value'"))?,
         Some(_) => {
-            return Err(ApiError::invalid(
-                "options must be an array of {\"value\": ...} objects",
-            ));
+            return Err(ApiError::invalid("options must be an array of {\"value\": ...} objects"));
         }
     };
     let data_type = match input::string(obj, "data_type")?.set() {
@@ -458,18 +425,9 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     }
     let admin_id = data.admins.first().map(|a| a.id.clone()).unwrap_or_default();
     let id = data.attributes.insert(model, &name, data_type, &admin_id, now);
-    let attr = data
-        .attributes
-        .custom
-        .iter_mut()
-        .find(|a| a.id == id)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "attribute vanished",
-            )
-        })?;
+    let attr = data.attributes.custom.iter_mut().find(|a| a.id == id).ok_or_else(|| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "attribute vanished")
+    })?;
     attr.description = description;
     attr.options = options;
     attr.messenger_writable = messenger_writable;
@@ -480,17 +438,11 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
 pub fn update(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let not_found = || {
-        ApiError::not_found(
-            "field_not_found",
-            "We couldn't find that data attribute to update",
-        )
-    };
+    let not_found =
+        || ApiError::not_found("field_not_found", "We couldn't find that data attribute to update");
     let id: i64 = id.parse().map_err(|_| not_found())?;
     if obj.contains_key("data_type") {
-        return Err(ApiError::invalid(
-            "The data type of a data attribute cannot be changed through the API",
-        ));
+        return Err(ApiError::invalid("The data type of a data attribute cannot be changed through the API"));
     }
     let archived = input::boolean(obj, "archived")?.set();
     let description = input::string(obj, "description")?.update();
@@ -510,12 +462,7 @@ pub fn update(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
             ));
         }
     }
-    let attr = data
-        .attributes
-        .custom
-        .iter_mut()
-        .find(|a| a.id == id)
-        .ok_or_else(not_found)?;
+    let attr = data.attributes.custom.iter_mut().find(|a| a.id == id).ok_or_else(not_found)?;
     if let Some(a) = archived {
         attr.archived = a;
     }

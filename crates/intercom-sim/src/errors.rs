@@ -26,12 +26,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the given status, code and message.
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code: code.into(),
-            message: message.into(),
-            field: None,
-        }
+        Self { status, code: code.into(), message: message.into(), field: None }
     }
 
     /// Names the offending request field.

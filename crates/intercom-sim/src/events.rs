@@ -60,9 +60,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     let id = input::id_string(obj, "id")?.set();
     let email = input::string(obj, "email")?.set();
     if user_id.is_none() && id.is_none() && email.is_none() {
-        return Err(ApiError::missing(
-            "One of 'user_id', 'id' or 'email' is required to identify the user",
-        ));
+        return Err(ApiError::missing("One of 'user_id', 'id' or 'email' is required to identify the user"));
     }
     let mut metadata = match obj.get("metadata") {
         None | Some(Value::Null) => Map::new(),
@@ -70,10 +68,8 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
         Some(_) => return Err(ApiError::invalid("metadata must be an object").with_field("metadata")),
     };
     if metadata.values().any(|v| matches!(v, Value::Array(_))) {
-        return Err(
-            ApiError::invalid("metadata values cannot be arrays: nested JSON is not supported")
-                .with_field("metadata"),
-        );
+        return Err(ApiError::invalid("metadata values cannot be arrays: nested JSON is not supported")
+            .with_field("metadata"));
     }
     if metadata.len() > MAX_METADATA_KEYS {
         let extra: Vec<String> = metadata.keys().skip(MAX_METADATA_KEYS).cloned().collect();
@@ -91,9 +87,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
         } else {
             email.as_deref().and_then(|e| c.by_email(e).next())
         };
-        found
-            .map(|c| c.id.clone())
-            .ok_or_else(ApiError::contact_not_found)?
+        found.map(|c| c.id.clone()).ok_or_else(ApiError::contact_not_found)?
     };
     // Intercom silently accepts duplicates (same contact, name and time) without storing twice.
     let duplicate = data
@@ -101,12 +95,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
         .for_contact(&contact_id)
         .any(|e| e.event_name == event_name && e.created_at == created_at);
     if !duplicate {
-        data.events.events.push(DataEvent {
-            event_name,
-            created_at,
-            contact_id,
-            metadata,
-        });
+        data.events.events.push(DataEvent { event_name, created_at, contact_id, metadata });
     }
     Ok(Reply::accepted())
 }

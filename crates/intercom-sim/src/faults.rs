@@ -109,10 +109,7 @@ impl FaultSpec {
                 action: item.action,
                 probability: item.probability,
                 window: item.window.map(|(start, end)| {
-                    (
-                        now_millis + start.as_millis() as u64,
-                        now_millis + end.as_millis() as u64,
-                    )
+                    (now_millis + start.as_millis() as u64, now_millis + end.as_millis() as u64)
                 }),
             })
             .collect()
@@ -120,19 +117,12 @@ impl FaultSpec {
 }
 
 fn err(item: &str, reason: impl Into<String>) -> FaultSpecError {
-    FaultSpecError {
-        item: item.to_string(),
-        reason: reason.into(),
-    }
+    FaultSpecError { item: item.to_string(), reason: reason.into() }
 }
 
 fn parse_duration(item: &str, text: &str) -> Result<Duration, FaultSpecError> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        err(
-            item,
-            format!("{text:?} is not a duration like 200ms or 30s ({e})"),
-        )
-    })
+    humantime::parse_duration(text.trim())
+        .map_err(|e| err(item, format!("{text:?} is not a duration like 200ms or 30s ({e})")))
 }
 
 fn parse_item(raw: &str) -> Result<SpecItem, FaultSpecError> {
@@ -154,10 +144,8 @@ fn parse_item(raw: &str) -> Result<SpecItem, FaultSpecError> {
     };
     let (action, probability) = match rest.split_once('@') {
         Some((action, p)) => {
-            let p: f64 = p
-                .trim()
-                .parse()
-                .map_err(|_| err(raw, format!("probability {p:?} is not a number")))?;
+            let p: f64 =
+                p.trim().parse().map_err(|_| err(raw, format!("probability {p:?} is not a number")))?;
             if !(0.0..=1.0).contains(&p) {
                 return Err(err(raw, "the probability must be between 0 and 1"));
             }
@@ -165,11 +153,7 @@ fn parse_item(raw: &str) -> Result<SpecItem, FaultSpecError> {
         }
         None => (rest, 1.0),
     };
-    Ok(SpecItem {
-        action: parse_action(raw, action.trim())?,
-        probability,
-        window,
-    })
+    Ok(SpecItem { action: parse_action(raw, action.trim())?, probability, window })
 }
 
 /// Parses one ACTION (`503`, `drop`, `truncate`, `latency=200ms~50ms`).
@@ -202,12 +186,7 @@ pub fn parse_action(item: &str, action: &str) -> Result<FaultAction, FaultSpecEr
 
 /// Parses an `X-Sim-Fault` header value: a comma-separated list of actions.
 pub fn parse_header(value: &str) -> Result<Vec<FaultAction>, FaultSpecError> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|a| parse_action(value, a))
-        .collect()
+    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|a| parse_action(value, a)).collect()
 }
 
 /// What the fault layer decided for one request.
@@ -269,11 +248,7 @@ pub fn action_to_string(action: FaultAction) -> String {
             format!("latency={}", humantime::format_duration(fixed))
         }
         FaultAction::Latency { fixed, jitter } => {
-            format!(
-                "latency={}~{}",
-                humantime::format_duration(fixed),
-                humantime::format_duration(jitter)
-            )
+            format!("latency={}~{}", humantime::format_duration(fixed), humantime::format_duration(jitter))
         }
     }
 }
@@ -364,10 +339,7 @@ mod tests {
         assert_eq!(rules[1].probability, 0.25);
         assert_eq!(
             rules[2].action,
-            FaultAction::Latency {
-                fixed: Duration::from_millis(20),
-                jitter: Duration::from_millis(5)
-            }
+            FaultAction::Latency { fixed: Duration::from_millis(20), jitter: Duration::from_millis(5) }
         );
         assert_eq!(rules[3].window, Some((11_000, 41_000)));
         assert_eq!(rules[4].action, FaultAction::Truncate);
@@ -375,30 +347,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_items_with_reason() {
-        assert!(
-            FaultSpec::parse("418")
-                .unwrap_err()
-                .reason
-                .contains("unknown action")
-        );
-        assert!(
-            FaultSpec::parse("503@2")
-                .unwrap_err()
-                .reason
-                .contains("between 0 and 1")
-        );
-        assert!(
-            FaultSpec::parse("503:soon")
-                .unwrap_err()
-                .reason
-                .contains("duration")
-        );
-        assert!(
-            FaultSpec::parse("503:40s-10s")
-                .unwrap_err()
-                .reason
-                .contains("end after")
-        );
+        assert!(FaultSpec::parse("418").unwrap_err().reason.contains("unknown action"));
+        assert!(FaultSpec::parse("503@2").unwrap_err().reason.contains("between 0 and 1"));
+        assert!(FaultSpec::parse("503:soon").unwrap_err().reason.contains("duration"));
+        assert!(FaultSpec::parse("503:40s-10s").unwrap_err().reason.contains("end after"));
     }
 
     #[test]

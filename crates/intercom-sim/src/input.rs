@@ -15,8 +15,7 @@ pub fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
 
 /// The body as a JSON object, or 400.
 pub fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
-    body.as_object()
-        .ok_or_else(|| ApiError::invalid("The request body must be a JSON object"))
+    body.as_object().ok_or_else(|| ApiError::invalid("The request body must be a JSON object"))
 }
 
 /// A field that may be absent, explicitly null, or set.
@@ -76,10 +75,7 @@ pub fn integer(obj: &Map<String, Value>, key: &str) -> Result<Field<i64>, ApiErr
     match obj.get(key) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Field::Set)
-            .ok_or_else(|| wrong_type(key, "an integer")),
+        Some(Value::Number(n)) => n.as_i64().map(Field::Set).ok_or_else(|| wrong_type(key, "an integer")),
         Some(_) => Err(wrong_type(key, "an integer")),
     }
 }
@@ -89,10 +85,7 @@ pub fn number(obj: &Map<String, Value>, key: &str) -> Result<Field<f64>, ApiErro
     match obj.get(key) {
         None => Ok(Field::Absent),
         Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(Field::Set)
-            .ok_or_else(|| wrong_type(key, "a number")),
+        Some(Value::Number(n)) => n.as_f64().map(Field::Set).ok_or_else(|| wrong_type(key, "a number")),
         Some(_) => Err(wrong_type(key, "a number")),
     }
 }
@@ -111,12 +104,13 @@ pub fn boolean(obj: &Map<String, Value>, key: &str) -> Result<Field<bool>, ApiEr
 pub fn query_u32(query: &[(String, String)], key: &str, default: u32, max: u32) -> Result<u32, ApiError> {
     match query_str(query, key) {
         None => Ok(default),
-        Some(raw) => match raw.parse::<u32>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(
-                ApiError::invalid(format!("{key} must be an integer between 1 and {max}")).with_field(key),
-            ),
-        },
+        Some(raw) => {
+            match raw.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(ApiError::invalid(format!("{key} must be an integer between 1 and {max}"))
+                    .with_field(key)),
+            }
+        }
     }
 }
 
@@ -174,9 +168,7 @@ mod tests {
 
     #[test]
     fn decodes_query_components() {
-        let q = parse_query(Some(
-            "starting_after=WzEsMl0%3D&name=Blue+Sun&x=%zz&email=a%40b.io",
-        ));
+        let q = parse_query(Some("starting_after=WzEsMl0%3D&name=Blue+Sun&x=%zz&email=a%40b.io"));
         assert_eq!(query_str(&q, "starting_after"), Some("WzEsMl0="));
         assert_eq!(query_str(&q, "name"), Some("Blue Sun"));
         assert_eq!(query_str(&q, "x"), Some("%zz"));

@@ -77,39 +77,25 @@ impl Simulator {
     /// the state, subscribes configured webhook URLs (HEAD-validated) and starts serving.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         let addr = SocketAddr::new(config.host, config.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| SimError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| SimError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         let clock: SharedClock = config.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
         let webhooks = webhooks::Webhooks::new(config.webhooks.clone())?;
         let sim = Arc::new(SimState::build(&config, clock, webhooks)?);
-        let control = Control {
-            sim: sim.clone(),
-            base_url: base_url.clone(),
-        };
+        let control = Control { sim: sim.clone(), base_url: base_url.clone() };
         // `SimState::build` creates apps in configuration order, so the two sequences line up.
         let configured = config.workspaces.iter().flat_map(|w| w.apps.iter());
         for (ac, app) in configured.zip(sim.apps.iter()) {
             for url in &ac.webhook_urls {
-                control
-                    .add_subscription(Some(&app.creds.app_id), url, Vec::new())
-                    .await?;
+                control.add_subscription(Some(&app.creds.app_id), url, Vec::new()).await?;
             }
         }
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = control::router(control.clone());
         let task = tokio::spawn(server::serve(listener, sim.clone(), router, shutdown_rx));
         let apps = sim.apps.iter().map(|a| a.creds.clone()).collect();
-        Ok(SimHandle {
-            addr,
-            base_url,
-            apps,
-            control,
-            shutdown: shutdown_tx,
-            task,
-        })
+        Ok(SimHandle { addr, base_url, apps, control, shutdown: shutdown_tx, task })
     }
 }
 
@@ -186,9 +172,7 @@ impl SimHandle {
         url: &str,
         topics: &[&str],
     ) -> Result<SubscriptionView, SimError> {
-        self.control
-            .add_subscription(app_id, url, topics.iter().map(|t| t.to_string()).collect())
-            .await
+        self.control.add_subscription(app_id, url, topics.iter().map(|t| t.to_string()).collect()).await
     }
 
     /// Current webhook subscriptions.
@@ -224,11 +208,7 @@ impl SimHandle {
     /// Ids of live contacts in the default app's workspace (handy for benchmarks).
     pub fn contact_ids(&self, limit: usize) -> Vec<String> {
         let data = self.control.sim.default_app().workspace.data.read();
-        data.contacts
-            .iter_live()
-            .take(limit)
-            .map(|(_, c)| c.id.clone())
-            .collect()
+        data.contacts.iter_live().take(limit).map(|(_, c)| c.id.clone()).collect()
     }
 
     /// Stops accepting connections, lets in-flight requests finish, and waits for the server.

@@ -14,9 +14,7 @@ pub fn encode_cursor(position: u64, next_page: u32) -> String {
 /// Decodes a cursor produced by [`encode_cursor`] into (position, page).
 pub fn decode_cursor(cursor: &str) -> Result<(u64, u32), ApiError> {
     let bad = || ApiError::invalid("starting_after is not a valid cursor").with_field("starting_after");
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(cursor.trim())
-        .map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(cursor.trim()).map_err(|_| bad())?;
     let parsed: (u64, u32) = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     Ok(parsed)
 }
@@ -76,15 +74,7 @@ pub fn page_by_key<T>(
         out.push(item);
     }
     let next = has_more.then(|| encode_cursor(last_key, page + 1));
-    (
-        out,
-        PageInfo {
-            page,
-            per_page,
-            total_count,
-            next,
-        },
-    )
+    (out, PageInfo { page, per_page, total_count, next })
 }
 
 /// Pages through an already sorted result by offset (search results).
@@ -97,15 +87,7 @@ pub fn page_by_offset<T>(items: Vec<T>, per_page: u32, after: Option<(u64, u32)>
     let end = (offset + per_page as usize).min(total_count);
     let next = (end < total_count).then(|| encode_cursor(end as u64, page + 1));
     let data = items.into_iter().skip(offset).take(per_page as usize).collect();
-    (
-        data,
-        PageInfo {
-            page,
-            per_page,
-            total_count,
-            next,
-        },
-    )
+    (data, PageInfo { page, per_page, total_count, next })
 }
 
 #[cfg(test)]
@@ -127,12 +109,8 @@ mod tests {
         assert_eq!(first, vec![1, 2]);
         let after = decode_cursor(info.next.as_deref().expect("more pages")).expect("valid");
         let (_, info2) = page_by_key(items.clone(), 5, 2, Some(after));
-        let (last, info3) = page_by_key(
-            items,
-            5,
-            2,
-            Some(decode_cursor(info2.next.as_deref().expect("more")).expect("ok")),
-        );
+        let (last, info3) =
+            page_by_key(items, 5, 2, Some(decode_cursor(info2.next.as_deref().expect("more")).expect("ok")));
         assert_eq!(last, vec![5]);
         assert_eq!(info3.page, 3);
         assert!(info3.pages_json().get("next").is_none());

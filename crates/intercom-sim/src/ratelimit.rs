@@ -32,10 +32,7 @@ pub struct BucketReading {
 impl Bucket {
     /// A bucket for a per-minute limit.
     pub fn new(limit_per_minute: u32) -> Self {
-        Self {
-            per_window: per_window(limit_per_minute),
-            state: Mutex::new((0, 0)),
-        }
+        Self { per_window: per_window(limit_per_minute), state: Mutex::new((0, 0)) }
     }
 
     /// Requests allowed per window.

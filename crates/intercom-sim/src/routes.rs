@@ -107,10 +107,9 @@ pub fn resolve(method: &Method, path: &str) -> Option<(&'static str, Route)> {
         ("GET", ["contacts"]) => ("GET /contacts", ContactList),
         ("POST", ["contacts", "search"]) => ("POST /contacts/search", ContactSearch),
         ("POST", ["contacts", "merge"]) => ("POST /contacts/merge", ContactMerge),
-        ("GET", ["contacts", "find_by_external_id", ext]) => (
-            "GET /contacts/find_by_external_id/{external_id}",
-            ContactByExternalId(p(ext)),
-        ),
+        ("GET", ["contacts", "find_by_external_id", ext]) => {
+            ("GET /contacts/find_by_external_id/{external_id}", ContactByExternalId(p(ext)))
+        }
         ("GET", ["contacts", id]) => ("GET /contacts/{id}", ContactGet(p(id))),
         ("PUT", ["contacts", id]) => ("PUT /contacts/{id}", ContactUpdate(p(id))),
         ("DELETE", ["contacts", id]) => ("DELETE /contacts/{id}", ContactDelete(p(id))),
@@ -118,18 +117,16 @@ pub fn resolve(method: &Method, path: &str) -> Option<(&'static str, Route)> {
         ("POST", ["contacts", id, "unarchive"]) => ("POST /contacts/{id}/unarchive", ContactUnarchive(p(id))),
         ("GET", ["contacts", id, "tags"]) => ("GET /contacts/{id}/tags", ContactTags(p(id))),
         ("POST", ["contacts", id, "tags"]) => ("POST /contacts/{id}/tags", ContactTagAttach(p(id))),
-        ("DELETE", ["contacts", id, "tags", tag]) => (
-            "DELETE /contacts/{id}/tags/{tag_id}",
-            ContactTagDetach(p(id), p(tag)),
-        ),
+        ("DELETE", ["contacts", id, "tags", tag]) => {
+            ("DELETE /contacts/{id}/tags/{tag_id}", ContactTagDetach(p(id), p(tag)))
+        }
         ("GET", ["contacts", id, "companies"]) => ("GET /contacts/{id}/companies", ContactCompanies(p(id))),
         ("POST", ["contacts", id, "companies"]) => {
             ("POST /contacts/{id}/companies", ContactCompanyAttach(p(id)))
         }
-        ("DELETE", ["contacts", id, "companies", c]) => (
-            "DELETE /contacts/{id}/companies/{company_id}",
-            ContactCompanyDetach(p(id), p(c)),
-        ),
+        ("DELETE", ["contacts", id, "companies", c]) => {
+            ("DELETE /contacts/{id}/companies/{company_id}", ContactCompanyDetach(p(id), p(c)))
+        }
         ("POST", ["companies"]) => ("POST /companies", CompanyUpsert),
         ("GET", ["companies"]) => ("GET /companies", CompanyRetrieve),
         ("POST", ["companies", "list"]) => ("POST /companies/list", CompanyList),
@@ -163,10 +160,7 @@ pub fn resolve(method: &Method, path: &str) -> Option<(&'static str, Route)> {
 
 /// Whether the route exists in API 1.x (only admins and tags survived unchanged from 1.x).
 pub fn available_in_v1(route: &Route) -> bool {
-    matches!(
-        route,
-        Route::Me | Route::AdminList | Route::AdminGet(_) | Route::TagList | Route::TagCreate
-    )
+    matches!(route, Route::Me | Route::AdminList | Route::AdminGet(_) | Route::TagList | Route::TagCreate)
 }
 
 /// Runs the handler of a route.
@@ -230,9 +224,6 @@ mod tests {
         assert_eq!(r, Route::ContactByExternalId("a/b".into()));
         assert!(resolve(&Method::PATCH, "/contacts/abc").is_none());
         assert!(resolve(&Method::GET, "/nope").is_none());
-        assert_eq!(
-            resolve(&Method::POST, "/contacts/search").map(|x| x.1),
-            Some(Route::ContactSearch)
-        );
+        assert_eq!(resolve(&Method::POST, "/contacts/search").map(|x| x.1), Some(Route::ContactSearch));
     }
 }

@@ -27,14 +27,8 @@ const LAST: &[&str] = &[
     "Kim", "Müller", "Schmidt", "Dubois", "Moreau", "Rossi", "Bianchi", "Silva", "Santos", "Tanaka", "Sato",
     "Okafor", "Mensah", "Andersen", "Nilsen", "Kowalski", "Novak", "Byrne", "Ryan", "O'Brien", "Cohen",
 ];
-const DOMAINS: &[&str] = &[
-    "example.com",
-    "example.org",
-    "mail.example.net",
-    "acme.example",
-    "globex.example",
-    "initech.example",
-];
+const DOMAINS: &[&str] =
+    &["example.com", "example.org", "mail.example.net", "acme.example", "globex.example", "initech.example"];
 const LOCATIONS: &[(&str, &str, &str, &str, &str)] = &[
     ("Ireland", "Leinster", "Dublin", "IE", "EU"),
     ("United States", "California", "San Francisco", "US", "NA"),
@@ -55,24 +49,9 @@ const COMPANY_WORDS: &[&str] = &[
     "Blue", "Sun", "North", "Iron", "Bright", "Quantum", "Harbor", "Summit", "Cedar", "Atlas", "Nimbus",
     "Pixel", "Orbit", "Maple", "Vertex", "Lumen",
 ];
-const COMPANY_KINDS: &[&str] = &[
-    "Labs",
-    "Systems",
-    "Logistics",
-    "Health",
-    "Foods",
-    "Software",
-    "Energy",
-    "Media",
-];
-const INDUSTRIES: &[&str] = &[
-    "Software",
-    "Retail",
-    "Healthcare",
-    "Finance",
-    "Education",
-    "Manufacturing",
-];
+const COMPANY_KINDS: &[&str] =
+    &["Labs", "Systems", "Logistics", "Health", "Foods", "Software", "Energy", "Media"];
+const INDUSTRIES: &[&str] = &["Software", "Retail", "Healthcare", "Finance", "Education", "Manufacturing"];
 const TAGS: &[&str] = &["VIP", "Churn risk", "Beta", "Newsletter"];
 const MESSAGES: &[&str] = &[
     "I need help with my invoice",
@@ -90,21 +69,9 @@ fn pick<'a>(rng: &mut StdRng, items: &[&'a str]) -> &'a str {
 pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_da7a);
     data.admins = vec![
-        Admin::new(
-            "991267459".into(),
-            "Ciaran Lee".into(),
-            "ciaran.lee@example.com".into(),
-        ),
-        Admin::new(
-            "991267460".into(),
-            "Maya Okafor".into(),
-            "maya.okafor@example.com".into(),
-        ),
-        Admin::new(
-            "991267461".into(),
-            "Sam Walsh".into(),
-            "sam.walsh@example.com".into(),
-        ),
+        Admin::new("991267459".into(), "Ciaran Lee".into(), "ciaran.lee@example.com".into()),
+        Admin::new("991267460".into(), "Maya Okafor".into(), "maya.okafor@example.com".into()),
+        Admin::new("991267461".into(), "Sam Walsh".into(), "sam.walsh@example.com".into()),
     ];
     let admin_id = data.admins[0].id.clone();
     for (name, ty) in [
@@ -114,12 +81,10 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
         ("beta_tester", DataType::Boolean),
         ("trial_ends_at", DataType::Date),
     ] {
-        data.attributes
-            .insert(Model::Contact, name, ty, &admin_id, BASE_TIME);
+        data.attributes.insert(Model::Contact, name, ty, &admin_id, BASE_TIME);
     }
     for (name, ty) in [("tier", DataType::String), ("employees", DataType::Integer)] {
-        data.attributes
-            .insert(Model::Company, name, ty, &admin_id, BASE_TIME);
+        data.attributes.insert(Model::Company, name, ty, &admin_id, BASE_TIME);
     }
     let tag_ids: Vec<String> = TAGS.iter().map(|t| data.tags.get_or_create(t).id).collect();
     if contacts == 0 {
@@ -138,10 +103,7 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
             pick(&mut rng, COMPANY_KINDS)
         );
         let mut custom = Map::new();
-        custom.insert(
-            "tier".into(),
-            json!(pick(&mut rng, &["gold", "silver", "bronze"])),
-        );
+        custom.insert("tier".into(), json!(pick(&mut rng, &["gold", "silver", "bronze"])));
         custom.insert("employees".into(), json!(rng.random_range(2..5_000)));
         company_ids.push(id.clone());
         data.companies.insert(Company {
@@ -167,11 +129,7 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
     let mut contact_ids = Vec::with_capacity(contacts);
     for i in 0..contacts {
         let created = BASE_TIME - rng.random_range(0..2 * 365 * 86_400);
-        let role = if rng.random_bool(0.8) {
-            Role::User
-        } else {
-            Role::Lead
-        };
+        let role = if rng.random_bool(0.8) { Role::User } else { Role::Lead };
         let id = data.object_id(created);
         let mut c = Contact::new(id, role, created);
         let (first, last) = (pick(&mut rng, FIRST), pick(&mut rng, LAST));
@@ -187,11 +145,8 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
             c.signed_up_at = Some(created);
         }
         if rng.random_bool(0.3) {
-            c.phone = Some(format!(
-                "+353 1 {:03} {:04}",
-                rng.random_range(100..1000),
-                rng.random_range(0..10_000)
-            ));
+            c.phone =
+                Some(format!("+353 1 {:03} {:04}", rng.random_range(100..1000), rng.random_range(0..10_000)));
         }
         c.last_seen_at = Some(created + rng.random_range(0..30 * 86_400));
         c.updated_at = c.last_seen_at.unwrap_or(created);
@@ -206,23 +161,15 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
         c.browser = Some(pick(&mut rng, BROWSERS).into());
         c.os = Some(pick(&mut rng, OSES).into());
         c.unsubscribed_from_emails = rng.random_bool(0.1);
-        c.custom_attributes
-            .insert("plan".into(), json!(pick(&mut rng, PLANS)));
-        c.custom_attributes
-            .insert("seats".into(), json!(rng.random_range(1..500)));
-        c.custom_attributes.insert(
-            "mrr".into(),
-            json!(f64::from(rng.random_range(0..100_000u32)) / 100.0),
-        );
-        c.custom_attributes
-            .insert("beta_tester".into(), json!(rng.random_bool(0.2)));
+        c.custom_attributes.insert("plan".into(), json!(pick(&mut rng, PLANS)));
+        c.custom_attributes.insert("seats".into(), json!(rng.random_range(1..500)));
+        c.custom_attributes.insert("mrr".into(), json!(f64::from(rng.random_range(0..100_000u32)) / 100.0));
+        c.custom_attributes.insert("beta_tester".into(), json!(rng.random_bool(0.2)));
         if rng.random_bool(0.25) {
-            c.custom_attributes
-                .insert("trial_ends_at".into(), json!(created + 14 * 86_400));
+            c.custom_attributes.insert("trial_ends_at".into(), json!(created + 14 * 86_400));
         }
         if rng.random_bool(0.15) {
-            c.tags
-                .push((tag_ids[rng.random_range(0..tag_ids.len())].clone(), created));
+            c.tags.push((tag_ids[rng.random_range(0..tag_ids.len())].clone(), created));
         }
         if role == Role::User && rng.random_bool(0.6) {
             let company = company_ids[rng.random_range(0..company_ids.len())].clone();
@@ -280,10 +227,6 @@ mod tests {
         assert!(!data.conversations.is_empty());
         let (_, c) = data.contacts.iter_live().next().expect("a contact");
         assert!(c.email.as_deref().is_some_and(|e| e.contains('@')));
-        assert!(
-            data.attributes
-                .validate(Model::Contact, &c.custom_attributes)
-                .is_ok()
-        );
+        assert!(data.attributes.validate(Model::Contact, &c.custom_attributes).is_ok());
     }
 }

@@ -71,9 +71,7 @@ pub async fn serve(
         let mut shutdown = shutdown.clone();
         let done = done_tx.clone();
         tokio::spawn(async move {
-            let ctrl = ConnControl {
-                drop: Arc::new(Notify::new()),
-            };
+            let ctrl = ConnControl { drop: Arc::new(Notify::new()) };
             let dropper = ctrl.drop.clone();
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let sim = sim.clone();
@@ -120,10 +118,7 @@ pub async fn serve(
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        "content-type",
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
     r
 }
 
@@ -164,25 +159,16 @@ pub fn parse_version(raw: &str) -> Option<Version> {
 fn injected_failure(status: u16, request_id: &str) -> Response<Body> {
     match status {
         502 | 504 => {
-            let (code, text) = if status == 502 {
-                (502, "Bad Gateway")
-            } else {
-                (504, "Gateway Time-out")
-            };
+            let (code, text) = if status == 502 { (502, "Bad Gateway") } else { (504, "Gateway Time-out") };
             let mut r = Response::new(Body::from(format!(
                 "<html><head><title>{code} {text}</title></head><body><center><h1>{code} {text}</h1></center></body></html>\n"
             )));
             *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("text/html"));
+            r.headers_mut().insert("content-type", HeaderValue::from_static("text/html"));
             r
         }
         503 => error_response(
-            &ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "Service Unavailable",
-            ),
+            &ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "Service Unavailable"),
             request_id,
         ),
         _ => error_response(
@@ -197,9 +183,7 @@ async fn truncate(response: Response<Body>) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
-    parts
-        .headers
-        .insert("content-length", HeaderValue::from(bytes.len()));
+    parts.headers.insert("content-length", HeaderValue::from(bytes.len()));
     let chunks: Vec<Result<Bytes, std::io::Error>> =
         vec![Ok(half), Err(std::io::Error::other("simulated truncated body"))];
     Response::from_parts(parts, Body::from_stream(stream::iter(chunks)))
@@ -255,11 +239,7 @@ pub async fn handle_api(sim: Arc<SimState>, req: Request<Incoming>) -> Response<
     }
 
     let response = authenticated(&sim, req, resolved, template).await;
-    if truncate_body {
-        truncate(response).await
-    } else {
-        response
-    }
+    if truncate_body { truncate(response).await } else { response }
 }
 
 async fn authenticated(
@@ -347,15 +327,9 @@ async fn pipeline(
     let query = crate::input::parse_query(req.uri().query());
     let needs_body = matches!(*req.method(), Method::POST | Method::PUT);
     let body = if needs_body {
-        Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .map_err(|_| {
-                ApiError::invalid(format!(
-                    "The request body is unreadable or larger than {MAX_BODY_BYTES} bytes"
-                ))
-            })?
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await.map(|c| c.to_bytes()).map_err(|_| {
+            ApiError::invalid(format!("The request body is unreadable or larger than {MAX_BODY_BYTES} bytes"))
+        })?
     } else {
         Bytes::new()
     };

@@ -172,9 +172,7 @@ impl SimState {
     /// seeds data. Webhook subscriptions from the config are added by the caller (they need I/O).
     pub fn build(config: &SimConfig, clock: SharedClock, webhooks: Webhooks) -> Result<Self, SimError> {
         if config.workspaces.is_empty() || config.workspaces.iter().all(|w| w.apps.is_empty()) {
-            return Err(SimError::Config(
-                "at least one workspace with one app is required".into(),
-            ));
+            return Err(SimError::Config("at least one workspace with one app is required".into()));
         }
         let now = clock.now_secs();
         let mut apps = Vec::new();
@@ -185,11 +183,8 @@ impl SimState {
             if wc.apps.is_empty() {
                 return Err(SimError::Config(format!("workspace #{} has no apps", wi + 1)));
             }
-            let ws_id = wc
-                .id
-                .clone()
-                .or_else(|| wc.apps[0].id_code.clone())
-                .unwrap_or_else(config::generate_id_code);
+            let ws_id =
+                wc.id.clone().or_else(|| wc.apps[0].id_code.clone()).unwrap_or_else(config::generate_id_code);
             if wc.rate_limit_per_minute == 0 {
                 return Err(SimError::Config(format!(
                     "workspace {ws_id}: rate_limit_per_minute must be > 0"
@@ -216,23 +211,16 @@ impl SimState {
                     return Err(SimError::Config(format!("app id {app_id} is used twice")));
                 }
                 if ac.rate_limit_per_minute == 0 {
-                    return Err(SimError::Config(format!(
-                        "app {app_id}: rate_limit_per_minute must be > 0"
-                    )));
+                    return Err(SimError::Config(format!("app {app_id}: rate_limit_per_minute must be > 0")));
                 }
                 let token = ac.token.clone().unwrap_or_else(config::generate_token);
                 if token.is_empty() {
-                    return Err(SimError::Config(format!(
-                        "app {app_id}: the token must not be empty"
-                    )));
+                    return Err(SimError::Config(format!("app {app_id}: the token must not be empty")));
                 }
                 let creds = AppCredentials {
                     token: token.clone(),
                     app_id: app_id.clone(),
-                    client_secret: ac
-                        .client_secret
-                        .clone()
-                        .unwrap_or_else(config::generate_client_secret),
+                    client_secret: ac.client_secret.clone().unwrap_or_else(config::generate_client_secret),
                     workspace_id: ws_id.clone(),
                     name: ac.name.clone(),
                 };

@@ -96,11 +96,7 @@ pub struct WebhookSnapshot {
 impl StatsSnapshot {
     /// Requests counted for an endpoint template and status.
     pub fn count(&self, endpoint: &str, status: u16) -> u64 {
-        self.requests
-            .get(endpoint)
-            .and_then(|m| m.get(&status.to_string()))
-            .copied()
-            .unwrap_or(0)
+        self.requests.get(endpoint).and_then(|m| m.get(&status.to_string())).copied().unwrap_or(0)
     }
 }
 
@@ -118,10 +114,7 @@ impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
         let mut requests: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for ((endpoint, status), n) in self.requests.lock().iter() {
-            requests
-                .entry((*endpoint).to_string())
-                .or_default()
-                .insert(status.to_string(), *n);
+            requests.entry((*endpoint).to_string()).or_default().insert(status.to_string(), *n);
         }
         let w = &self.webhooks;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -53,9 +53,7 @@ impl FromStr for Indicator {
             "minor" => Ok(Indicator::Minor),
             "major" => Ok(Indicator::Major),
             "critical" => Ok(Indicator::Critical),
-            other => Err(format!(
-                "unknown indicator {other:?}: use none, minor, major or critical"
-            )),
+            other => Err(format!("unknown indicator {other:?}: use none, minor, major or critical")),
         }
     }
 }

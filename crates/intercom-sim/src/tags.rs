@@ -58,10 +58,7 @@ impl TagStore {
             return tag.clone();
         }
         self.next_id += 1;
-        let tag = Tag {
-            id: (100 + self.next_id).to_string(),
-            name: name.to_string(),
-        };
+        let tag = Tag { id: (100 + self.next_id).to_string(), name: name.to_string() };
         self.tags.push(tag.clone());
         tag
     }
@@ -102,10 +99,7 @@ pub fn delete(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     data.contacts.remove_tag_everywhere(id);
     data.companies.remove_tag_everywhere(id);
     data.conversations.remove_tag_everywhere(id);
-    Ok(Reply {
-        status: axum::http::StatusCode::OK,
-        body: Vec::new(),
-    })
+    Ok(Reply { status: axum::http::StatusCode::OK, body: Vec::new() })
 }
 
 /// `POST /tags`: create or rename a tag, or tag/untag companies or users with it.
@@ -122,10 +116,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
             ));
         }
     }
-    let name = input::string(obj, "name")?
-        .set()
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(invalid)?;
+    let name = input::string(obj, "name")?.set().filter(|n| !n.trim().is_empty()).ok_or_else(invalid)?;
     let now = ctx.now;
     let mut data = ctx.app.workspace.data.write();
 
@@ -134,12 +125,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
         if obj.contains_key("companies") || obj.contains_key("users") {
             return Err(invalid());
         }
-        let tag = data
-            .tags
-            .tags
-            .iter_mut()
-            .find(|t| t.id == id)
-            .ok_or_else(ApiError::resource_not_found)?;
+        let tag = data.tags.tags.iter_mut().find(|t| t.id == id).ok_or_else(ApiError::resource_not_found)?;
         tag.name = name;
         return Reply::json(&tag.basic_json());
     }

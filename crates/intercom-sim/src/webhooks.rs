@@ -212,11 +212,7 @@ impl Webhooks {
     /// True when some active subscription belongs to an app of this workspace.
     pub fn has_subscribers(&self, workspace_id: &str) -> bool {
         self.count.load(Ordering::Acquire) > 0
-            && self
-                .subs
-                .read()
-                .iter()
-                .any(|s| s.workspace_id == workspace_id && s.is_active())
+            && self.subs.read().iter().any(|s| s.workspace_id == workspace_id && s.is_active())
     }
 
     /// All subscriptions.
@@ -252,10 +248,7 @@ impl Webhooks {
                 .timeout(self.config.timeout)
                 .send()
                 .await
-                .map_err(|e| SimError::WebhookValidation {
-                    url: url.into(),
-                    reason: describe(&e),
-                })?;
+                .map_err(|e| SimError::WebhookValidation { url: url.into(), reason: describe(&e) })?;
             if !response.status().is_success() {
                 return Err(SimError::WebhookValidation {
                     url: url.into(),
@@ -297,7 +290,10 @@ impl Webhooks {
             .read()
             .iter()
             .filter(|s| {
-                s.workspace_id == workspace_id && app_id.is_none_or(|a| a == s.app_id) && s.wants(topic)
+                s.is_active()
+                    && s.workspace_id == workspace_id
+                    && app_id.is_none_or(|a| a == s.app_id)
+                    && s.wants(topic)
             })
             .cloned()
             .collect()
@@ -380,12 +376,7 @@ async fn deliver(sim: Arc<SimState>, sub: Arc<Subscription>, job: Job) {
     loop {
         if !sub.is_active() {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
-            event(
-                attempts,
-                DeliveryOutcome::Dropped {
-                    reason: "subscription disabled".into(),
-                },
-            );
+            event(attempts, DeliveryOutcome::Dropped { reason: "subscription disabled".into() });
             return;
         }
         let now = sim.clock.now_millis();
@@ -395,9 +386,7 @@ async fn deliver(sim: Arc<SimState>, sub: Arc<Subscription>, job: Job) {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                 event(
                     attempts,
-                    DeliveryOutcome::Dropped {
-                        reason: "throttled for longer than the maximum delay".into(),
-                    },
+                    DeliveryOutcome::Dropped { reason: "throttled for longer than the maximum delay".into() },
                 );
                 return;
             }
