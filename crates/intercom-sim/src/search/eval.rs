@@ -32,15 +32,12 @@ fn test(field: &Field, op: Operator, operand: &Operand, values: &[&Value], utc_o
     match (op, operand) {
         (Operator::Eq, Operand::Null) => values.is_empty(),
         (Operator::Eq, expected) => values.iter().any(|v| equals(field, v, expected, utc_offset)),
-        (Operator::In, Operand::List(options)) => values.iter().any(|v| {
-            options
-                .iter()
-                .any(|expected| equals(field, v, expected, utc_offset))
-        }),
-        (Operator::Lt | Operator::Le | Operator::Gt | Operator::Ge, Operand::Num(bound)) => values
-            .iter()
-            .filter_map(|v| number(v))
-            .any(|n| ordered(op, n.partial_cmp(bound))),
+        (Operator::In, Operand::List(options)) => {
+            values.iter().any(|v| options.iter().any(|expected| equals(field, v, expected, utc_offset)))
+        }
+        (Operator::Lt | Operator::Le | Operator::Gt | Operator::Ge, Operand::Num(bound)) => {
+            values.iter().filter_map(|v| number(v)).any(|n| ordered(op, n.partial_cmp(bound)))
+        }
         (Operator::Lt | Operator::Gt, Operand::Date(bound)) => {
             let bound_day = day(*bound, utc_offset);
             values
@@ -137,9 +134,7 @@ fn number(value: &Value) -> Option<f64> {
 
 fn timestamp(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(number) => number
-            .as_i64()
-            .or_else(|| number.as_f64().map(|n| n.floor() as i64)),
+        Value::Number(number) => number.as_i64().or_else(|| number.as_f64().map(|n| n.floor() as i64)),
         Value::String(text) => text.trim().parse::<i64>().ok(),
         _ => None,
     }

@@ -37,12 +37,7 @@ use AttributeType::{Boolean as B, Date as D, Integer as I, String as S};
 use FieldKind::{IdOnly, PerWord, Plain};
 
 const fn f(name: &'static str, ty: AttributeType, paths: &'static [&'static str]) -> FieldSpec {
-    FieldSpec {
-        name,
-        ty,
-        kind: Plain,
-        paths,
-    }
+    FieldSpec { name, ty, kind: Plain, paths }
 }
 
 const fn k(
@@ -51,12 +46,7 @@ const fn k(
     kind: FieldKind,
     paths: &'static [&'static str],
 ) -> FieldSpec {
-    FieldSpec {
-        name,
-        ty,
-        kind,
-        paths,
-    }
+    FieldSpec { name, ty, kind, paths }
 }
 
 /// Contacts: facts sheet §5.3 and the SearchContacts "Accepted Fields" table.
@@ -137,119 +127,39 @@ static CONVERSATION_FIELDS: &[FieldSpec] = &[
     f("snoozed_until", D, &["snoozed_until"]),
     f("tag_ids", S, &["tags.tags[].id"]),
     f("priority", S, &["priority"]),
-    f(
-        "statistics.time_to_assignment",
-        I,
-        &["statistics.time_to_assignment"],
-    ),
-    f(
-        "statistics.time_to_admin_reply",
-        I,
-        &["statistics.time_to_admin_reply"],
-    ),
-    f(
-        "statistics.time_to_first_close",
-        I,
-        &["statistics.time_to_first_close"],
-    ),
-    f(
-        "statistics.time_to_last_close",
-        I,
-        &["statistics.time_to_last_close"],
-    ),
-    f(
-        "statistics.median_time_to_reply",
-        I,
-        &["statistics.median_time_to_reply"],
-    ),
-    f(
-        "statistics.first_contact_reply_at",
-        D,
-        &["statistics.first_contact_reply_at"],
-    ),
-    f(
-        "statistics.first_assignment_at",
-        D,
-        &["statistics.first_assignment_at"],
-    ),
-    f(
-        "statistics.first_admin_reply_at",
-        D,
-        &["statistics.first_admin_reply_at"],
-    ),
+    f("statistics.time_to_assignment", I, &["statistics.time_to_assignment"]),
+    f("statistics.time_to_admin_reply", I, &["statistics.time_to_admin_reply"]),
+    f("statistics.time_to_first_close", I, &["statistics.time_to_first_close"]),
+    f("statistics.time_to_last_close", I, &["statistics.time_to_last_close"]),
+    f("statistics.median_time_to_reply", I, &["statistics.median_time_to_reply"]),
+    f("statistics.first_contact_reply_at", D, &["statistics.first_contact_reply_at"]),
+    f("statistics.first_assignment_at", D, &["statistics.first_assignment_at"]),
+    f("statistics.first_admin_reply_at", D, &["statistics.first_admin_reply_at"]),
     f("statistics.first_close_at", D, &["statistics.first_close_at"]),
-    f(
-        "statistics.last_assignment_at",
-        D,
-        &["statistics.last_assignment_at"],
-    ),
-    f(
-        "statistics.last_assignment_admin_reply_at",
-        D,
-        &["statistics.last_assignment_admin_reply_at"],
-    ),
-    f(
-        "statistics.last_contact_reply_at",
-        D,
-        &["statistics.last_contact_reply_at"],
-    ),
-    f(
-        "statistics.last_admin_reply_at",
-        D,
-        &["statistics.last_admin_reply_at"],
-    ),
+    f("statistics.last_assignment_at", D, &["statistics.last_assignment_at"]),
+    f("statistics.last_assignment_admin_reply_at", D, &["statistics.last_assignment_admin_reply_at"]),
+    f("statistics.last_contact_reply_at", D, &["statistics.last_contact_reply_at"]),
+    f("statistics.last_admin_reply_at", D, &["statistics.last_admin_reply_at"]),
     f("statistics.last_close_at", D, &["statistics.last_close_at"]),
-    f(
-        "statistics.last_closed_by_id",
-        S,
-        &["statistics.last_closed_by_id"],
-    ),
+    f("statistics.last_closed_by_id", S, &["statistics.last_closed_by_id"]),
     f("statistics.count_reopens", I, &["statistics.count_reopens"]),
-    f(
-        "statistics.count_assignments",
-        I,
-        &["statistics.count_assignments"],
-    ),
-    f(
-        "statistics.count_conversation_parts",
-        I,
-        &["statistics.count_conversation_parts"],
-    ),
+    f("statistics.count_assignments", I, &["statistics.count_assignments"]),
+    f("statistics.count_conversation_parts", I, &["statistics.count_conversation_parts"]),
     // The rating object of a conversation has `rating`, `remark`, `created_at`, `contact` and
     // `teammate`; the search table names them differently (and once spelled `admin_d`).
-    f(
-        "conversation_rating.requested_at",
-        D,
-        &["conversation_rating.requested_at"],
-    ),
+    f("conversation_rating.requested_at", D, &["conversation_rating.requested_at"]),
     f(
         "conversation_rating.replied_at",
         D,
         &["conversation_rating.replied_at", "conversation_rating.created_at"],
     ),
-    f(
-        "conversation_rating.score",
-        I,
-        &["conversation_rating.rating", "conversation_rating.score"],
-    ),
+    f("conversation_rating.score", I, &["conversation_rating.rating", "conversation_rating.score"]),
     // Intercom's 2.2 docs used `conversation_rating.rating` in their own examples.
     f("conversation_rating.rating", I, &["conversation_rating.rating"]),
     f("conversation_rating.remark", S, &["conversation_rating.remark"]),
-    f(
-        "conversation_rating.contact_id",
-        S,
-        &["conversation_rating.contact.id"],
-    ),
-    f(
-        "conversation_rating.admin_id",
-        S,
-        &["conversation_rating.teammate.id"],
-    ),
-    f(
-        "conversation_rating.admin_d",
-        S,
-        &["conversation_rating.teammate.id"],
-    ),
+    f("conversation_rating.contact_id", S, &["conversation_rating.contact.id"]),
+    f("conversation_rating.admin_id", S, &["conversation_rating.teammate.id"]),
+    f("conversation_rating.admin_d", S, &["conversation_rating.teammate.id"]),
     f("ai_agent_participated", B, &["ai_agent_participated"]),
     f("ai_agent.resolution_state", S, &["ai_agent.resolution_state"]),
     f("ai_agent.last_answer_type", S, &["ai_agent.last_answer_type"]),
@@ -327,14 +237,8 @@ mod tests {
         ] {
             assert!(builtin(SearchModel::Contacts, name).is_some(), "{name} missing");
         }
-        let ios = table(SearchModel::Contacts)
-            .iter()
-            .filter(|s| s.name.starts_with("ios_"))
-            .count();
-        let android = table(SearchModel::Contacts)
-            .iter()
-            .filter(|s| s.name.starts_with("android_"))
-            .count();
+        let ios = table(SearchModel::Contacts).iter().filter(|s| s.name.starts_with("ios_")).count();
+        let android = table(SearchModel::Contacts).iter().filter(|s| s.name.starts_with("android_")).count();
         assert_eq!(ios, 7);
         assert_eq!(android, 5);
     }

@@ -113,11 +113,7 @@ pub struct SearchError {
 
 impl SearchError {
     fn bad(code: &str, message: impl Into<String>) -> Self {
-        SearchError {
-            status: 400,
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        SearchError { status: 400, code: code.to_owned(), message: message.into() }
     }
 }
 
@@ -156,12 +152,8 @@ impl Filter {
     pub fn matches_with_offset(&self, item: &serde_json::Value, utc_offset_seconds: i32) -> bool {
         match self {
             Filter::Condition(condition) => condition.matches(item, i64::from(utc_offset_seconds)),
-            Filter::And(filters) => filters
-                .iter()
-                .all(|f| f.matches_with_offset(item, utc_offset_seconds)),
-            Filter::Or(filters) => filters
-                .iter()
-                .any(|f| f.matches_with_offset(item, utc_offset_seconds)),
+            Filter::And(filters) => filters.iter().all(|f| f.matches_with_offset(item, utc_offset_seconds)),
+            Filter::Or(filters) => filters.iter().any(|f| f.matches_with_offset(item, utc_offset_seconds)),
         }
     }
 }

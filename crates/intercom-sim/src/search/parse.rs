@@ -27,11 +27,8 @@ pub fn parse_search(
     attrs: &dyn AttributeTypes,
 ) -> Result<SearchRequest, SearchError> {
     let Some(body) = body.as_object() else {
-        // Not published; Intercom answers a non-object body with a 400 like any malformed parameter.
-        return Err(SearchError::bad(
-            "bad_request",
-            "Request body must be a JSON object",
-        ));
+        // Not published; the same answer as every other endpoint of the simulator for a non-object body.
+        return Err(SearchError::bad("parameter_invalid", "The request body must be a JSON object"));
     };
     for key in body.keys() {
         if !matches!(key.as_str(), "query" | "pagination" | "sort") {
@@ -40,9 +37,10 @@ pub fn parse_search(
         }
     }
     let query = match body.get("query") {
-        // Same wording as Intercom's other required-parameter errors ("'dataset_id' is a required parameter").
+        // Same wording as Intercom's other required-parameter errors ("'dataset_id' is a required
+        // parameter"), with the code the simulator uses for every missing parameter.
         None | Some(Value::Null) => {
-            return Err(SearchError::bad("bad_request", "'query' is a required parameter"));
+            return Err(SearchError::bad("parameter_not_found", "'query' is a required parameter"));
         }
         Some(query) => parse_filter(model, query, attrs, 0)?,
     };
@@ -51,12 +49,7 @@ pub fn parse_search(
         None | Some(Value::Null) => None,
         Some(sort) => Some(parse_sort(model, sort, attrs)?),
     };
-    Ok(SearchRequest {
-        query,
-        per_page,
-        starting_after,
-        sort,
-    })
+    Ok(SearchRequest { query, per_page, starting_after, sort })
 }
 
 /// `depth` is the number of groups enclosing `node`.
@@ -118,20 +111,13 @@ fn parse_group(
     if children.is_empty() {
         // Not published. An empty group has no agreed meaning (match all? none?), so it is refused
         // rather than guessed.
-        return Err(SearchError::bad(
-            "invalid_query",
-            "Composite query must contain at least one filter",
-        ));
+        return Err(SearchError::bad("invalid_query", "Composite query must contain at least one filter"));
     }
     let filters = children
         .iter()
         .map(|child| parse_filter(model, child, attrs, depth))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(if is_and {
-        Filter::And(filters)
-    } else {
-        Filter::Or(filters)
-    })
+    Ok(if is_and { Filter::And(filters) } else { Filter::Or(filters) })
 }
 
 fn parse_condition(
@@ -157,11 +143,7 @@ fn parse_condition(
         ));
     };
     let operand = parse_operand(&field, operator, value)?;
-    Ok(Condition {
-        field,
-        operator,
-        operand,
-    })
+    Ok(Condition { field, operator, operand })
 }
 
 fn resolve_field(model: SearchModel, name: &str, attrs: &dyn AttributeTypes) -> Result<Field, SearchError> {
@@ -179,19 +161,11 @@ fn resolve_field(model: SearchModel, name: &str, attrs: &dyn AttributeTypes) -> 
         });
     }
     // Intercom's: "not_a_field is not a valid field".
-    Err(SearchError::bad(
-        "invalid_field",
-        format!("{name} is not a valid field"),
-    ))
+    Err(SearchError::bad("invalid_field", format!("{name} is not a valid field")))
 }
 
 fn builtin_field(spec: &'static FieldSpec) -> Field {
-    Field {
-        name: spec.name.to_owned(),
-        ty: spec.ty,
-        kind: spec.kind,
-        lookup: Lookup::Paths(spec.paths),
-    }
+    Field { name: spec.name.to_owned(), ty: spec.ty, kind: spec.kind, lookup: Lookup::Paths(spec.paths) }
 }
 
 /// The operator/type matrix of the SearchContacts table and the `single_filter_search_request`
@@ -205,10 +179,7 @@ pub(super) fn operator_allowed(field: &Field, op: Operator) -> bool {
     }
     match field.ty {
         AttributeType::String => {
-            matches!(
-                op,
-                Eq | Ne | In | Nin | Contains | NotContains | StartsWith | EndsWith
-            )
+            matches!(op, Eq | Ne | In | Nin | Contains | NotContains | StartsWith | EndsWith)
         }
         AttributeType::Boolean => matches!(op, Eq | Ne | In | Nin),
         AttributeType::Integer | AttributeType::Float => matches!(op, Eq | Ne | In | Nin | Lt | Le | Gt | Ge),
@@ -239,10 +210,7 @@ fn parse_operand(field: &Field, operator: Operator, value: &Value) -> Result<Ope
         (false, Value::Array(_)) => Err(SearchError::bad(
             // Not published: an array is only meaningful for IN/NIN.
             "invalid_value",
-            format!(
-                "{} does not accept an array value for operator: {operator}",
-                field.name
-            ),
+            format!("{} does not accept an array value for operator: {operator}", field.name),
         )),
         // Intercom's docs: `"value": null` (unquoted) finds contacts without the field, whatever its type.
         (false, Value::Null) if matches!(operator, Operator::Eq | Operator::Ne) => Ok(Operand::Null),
@@ -260,12 +228,9 @@ fn scalar(ty: AttributeType, value: &Value) -> Result<Operand, SearchError> {
         (AttributeType::Integer, _) => integer(value).map(|n| Operand::Num(n as f64)),
         (AttributeType::Date, _) => integer(value).map(Operand::Date),
         (AttributeType::Float, Value::Number(number)) => number.as_f64().map(Operand::Num),
-        (AttributeType::Float, Value::String(text)) => text
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
-            .map(Operand::Num),
+        (AttributeType::Float, Value::String(text)) => {
+            text.trim().parse::<f64>().ok().filter(|n| n.is_finite()).map(Operand::Num)
+        }
         _ => None,
     };
     parsed.ok_or_else(|| not_valid(ty, value))
@@ -273,12 +238,9 @@ fn scalar(ty: AttributeType, value: &Value) -> Result<Operand, SearchError> {
 
 fn integer(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(number) => number.as_i64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
-                .map(|n| n as i64)
-        }),
+        Value::Number(number) => number
+            .as_i64()
+            .or_else(|| number.as_f64().filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15).map(|n| n as i64)),
         Value::String(text) => text.trim().parse::<i64>().ok(),
         _ => None,
     }
@@ -304,7 +266,7 @@ fn parse_pagination(
         // Not published; same style as Intercom's "'attribute_ids' not an array must be of type Array".
         Some(_) => {
             return Err(SearchError::bad(
-                "bad_request",
+                "parameter_invalid",
                 "'pagination' not an object must be of type Object",
             ));
         }
@@ -315,9 +277,10 @@ fn parse_pagination(
             .filter(|n| (1..=i64::from(MAX_PER_PAGE)).contains(n))
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| {
-                // Not published: Intercom documents the maximum (150) but not the error past it.
+                // Not published: Intercom documents the maximum (150) but not the error past it; this is
+                // the simulator's answer for per_page on list endpoints too.
                 SearchError::bad(
-                    "bad_request",
+                    "parameter_invalid",
                     format!("per_page must be an integer between 1 and {MAX_PER_PAGE}"),
                 )
             })?,
@@ -329,10 +292,7 @@ fn parse_pagination(
         Some(Value::String(_)) => None,
         // Not published.
         Some(_) => {
-            return Err(SearchError::bad(
-                "bad_request",
-                "'starting_after' must be a string",
-            ));
+            return Err(SearchError::bad("parameter_invalid", "'starting_after' must be a string"));
         }
     };
     Ok((per_page, starting_after))
@@ -341,17 +301,11 @@ fn parse_pagination(
 fn parse_sort(model: SearchModel, sort: &Value, attrs: &dyn AttributeTypes) -> Result<Sort, SearchError> {
     let Some(sort) = sort.as_object() else {
         // Not published.
-        return Err(SearchError::bad(
-            "bad_request",
-            "'sort' not an object must be of type Object",
-        ));
+        return Err(SearchError::bad("parameter_invalid", "'sort' not an object must be of type Object"));
     };
     let Some(field_name) = sort.get("field").and_then(Value::as_str) else {
         // Not published.
-        return Err(SearchError::bad(
-            "bad_request",
-            "'sort.field' is a required parameter",
-        ));
+        return Err(SearchError::bad("parameter_not_found", "'sort.field' is a required parameter"));
     };
     let field = resolve_field(model, field_name, attrs)?;
     let order = match sort.get("order") {
