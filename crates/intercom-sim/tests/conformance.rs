@@ -470,6 +470,8 @@ async fn contacts(strict: bool) {
     api.post("/contacts/merge", json!({"from": lead_id}), 400).await;
     api.post("/contacts/merge", json!({"from": "000000000000000000000000", "into": user_id}), 404).await;
     api.post("/contacts/merge", json!({"from": lead_id, "into": user_id}), 200).await;
+    // The merged lead is gone (2.15 answers 404; 2.16 would answer 410 contact_merged).
+    api.get(&format!("/contacts/{lead_id}"), 404).await;
 
     // Delete: the minimal body, then 404.
     let deleted = api.delete(&format!("/contacts/{user_id}"), 200).await;
@@ -542,6 +544,8 @@ async fn companies(strict: bool) {
     api.post("/contacts/000000000000000000000000/companies", json!({"id": company_pk}), 404).await;
     api.get(&format!("/contacts/{contact_id}/companies"), 200).await;
     api.get(&format!("/companies/{company_pk}/contacts"), 200).await;
+    api.get("/contacts/000000000000000000000000/companies", 404).await;
+    api.get("/companies/000000000000000000000000/contacts", 404).await;
     api.post("/companies/list", json!({}), 200).await;
     api.post("/companies/list?per_page=1&page=1&order=desc", json!({}), 200).await;
 
@@ -569,6 +573,8 @@ async fn companies(strict: bool) {
         ("attachContactToACompany", 200),
         ("attachContactToACompany", 404),
         ("listCompaniesForAContact", 200),
+        ("listCompaniesForAContact", 404),
+        ("ListAttachedContacts", 404),
         ("ListAttachedContacts", 200),
         ("listAllCompanies", 200),
         ("scrollOverAllCompanies", 200),
@@ -613,6 +619,7 @@ async fn data_attributes(strict: bool) {
         api.post("/data_attributes", bad, 400).await;
     }
     api.put(&format!("/data_attributes/{attr_id}"), json!({"description": "Protective"}), 200).await;
+    api.put(&format!("/data_attributes/{attr_id}"), json!({"data_type": "integer"}), 400).await;
     api.put("/data_attributes/99999999", json!({"description": "x"}), 404).await;
 
     // The 250 per workspace limit (custom attributes of both models count): fill it, then one more.
@@ -639,6 +646,7 @@ async fn data_attributes(strict: bool) {
         ("createDataAttribute", 200),
         ("createDataAttribute", 400),
         ("updateDataAttribute", 200),
+        ("updateDataAttribute", 400),
         ("updateDataAttribute", 404),
     ])
     .await;
