@@ -353,6 +353,7 @@ pub struct ContactStore {
     seq_of: HashMap<String, u64>,
     by_external: HashMap<String, u64>,
     by_email: HashMap<String, Vec<u64>>,
+    merged_into: HashMap<String, String>,
     next_seq: u64,
 }
 
@@ -445,6 +446,18 @@ impl ContactStore {
         self.index(seq, &contact);
         self.by_seq.insert(seq, contact);
         Some(out)
+    }
+
+    /// Where a merged-away contact went, following up to 3 merges as Intercom 2.16 does.
+    pub fn merged_target(&self, id: &str) -> Option<&str> {
+        let mut current = self.merged_into.get(id)?;
+        for _ in 0..2 {
+            match self.merged_into.get(current) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        Some(current)
     }
 
     /// Removes a contact.
@@ -655,9 +668,25 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
 }
 
 /// `GET /contacts/{id}`: the hot path of benchmarks, rendered straight from the stored contact.
+///
+/// A merged-away contact is 404 up to 2.15; from 2.16 it is 410 `contact_merged` with a
+/// `Link: </contacts/{id}>; rel="canonical"` header naming the surviving contact.
 pub fn get(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let data = ctx.app.workspace.data.read();
-    let contact = data.contacts.get_live(id).ok_or_else(ApiError::contact_not_found)?;
+    let Some(contact) = data.contacts.get_live(id) else {
+        if ctx.version >= (2, 16)
+            && let Some(target) = data.contacts.merged_target(id)
+        {
+            let mut err = ApiError::new(
+                StatusCode::GONE,
+                "contact_merged",
+                format!("Contact {id} was merged into contact {target}"),
+            );
+            err.headers.push(("link", format!("</contacts/{target}>; rel=\"canonical\"")));
+            return Err(err);
+        }
+        return Err(ApiError::contact_not_found());
+    };
     Reply::json(&contact.view(&ctx.app.workspace.id))
 }
 
@@ -770,13 +799,21 @@ pub fn list(ctx: &mut Ctx<'_>) -> ApiResult {
     let data = ctx.app.workspace.data.read();
     let total = data.contacts.live_count();
     let (page, info) = pagination::page_by_key(data.contacts.iter_live(), total, per_page, after);
-    let items: Vec<ContactView<'_>> = page.into_iter().map(|c| c.view(ws)).collect();
-    Reply::json(&json!({
-        "type": "list",
-        "data": items,
-        "total_count": total,
-        "pages": info.pages_json(),
-    }))
+    // A struct rather than json!() keeps each contact's fields in Intercom's order.
+    #[derive(Serialize)]
+    struct Page<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        data: Vec<ContactView<'a>>,
+        total_count: usize,
+        pages: Value,
+    }
+    Reply::json(&Page {
+        kind: "list",
+        data: page.into_iter().map(|c| c.view(ws)).collect(),
+        total_count: total,
+        pages: info.pages_json(),
+    })
 }
 
 /// `POST /contacts/search`: the query language is `crate::search`; this side owns data and cursor.
@@ -859,6 +896,7 @@ pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
             .with_field("into"));
     }
     let lead = data.contacts.remove(&from).ok_or_else(ApiError::contact_not_found)?;
+    data.contacts.merged_into.insert(from.clone(), into.clone());
     let merged = data
         .contacts
         .modify(&into, |u| {

@@ -21,12 +21,14 @@ pub struct ApiError {
     pub message: String,
     /// The offending field, when Intercom names one.
     pub field: Option<String>,
+    /// Extra response headers (e.g. `Link` on a 410 for a merged contact).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
     /// An error with the given status, code and message.
     pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), field: None }
+        Self { status, code: code.into(), message: message.into(), field: None, headers: Vec::new() }
     }
 
     /// Names the offending request field.

@@ -60,7 +60,8 @@ impl WebhookCounters {
 pub struct StatsSnapshot {
     /// All API requests counted.
     pub requests_total: u64,
-    /// Requests by endpoint template (`GET /contacts/{id}`) and status.
+    /// Requests by endpoint template (`GET /contacts/{id}`, `unmatched` for unknown paths) and
+    /// status; status `0` counts connections dropped by a `drop` fault.
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// Requests refused with 429.
     pub rate_limited: u64,

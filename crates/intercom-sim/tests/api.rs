@@ -243,6 +243,20 @@ async fn archive_unarchive_merge() {
     assert_eq!(merged.json["id"], id);
     assert_eq!(merged.json["phone"], "+1 555", "the lead fills what the user lacked");
     t.get(&format!("/contacts/{lead_id}")).await.assert_error(404, "not_found");
+
+    // From 2.16 a merged-away contact answers 410 with a canonical Link to the survivor.
+    let r = t
+        .client
+        .get(t.url(&format!("/contacts/{lead_id}")))
+        .bearer_auth(&t.token)
+        .header("Intercom-Version", "2.16")
+        .send()
+        .await
+        .expect("ok");
+    assert_eq!(r.status(), 410);
+    assert_eq!(r.headers()["link"], format!("</contacts/{id}>; rel=\"canonical\""));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["errors"][0]["code"], "contact_merged");
 }
 
 #[tokio::test]
