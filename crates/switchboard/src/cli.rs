@@ -102,9 +102,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 fn load(file: Option<PathBuf>, overrides: Overrides) -> Result<Config, ExitCode> {
-    ConfigLoader::new(file, overrides)
-        .load()
-        .map_err(|e| config_failure(&e))
+    ConfigLoader::new(file, overrides).load().map_err(|e| config_failure(&e))
 }
 
 fn config_failure(error: &ConfigError) -> ExitCode {
@@ -113,13 +111,7 @@ fn config_failure(error: &ConfigError) -> ExitCode {
 }
 
 async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> ExitCode {
-    let config = match load(
-        file,
-        Overrides {
-            listen: None,
-            log_format,
-        },
-    ) {
+    let config = match load(file, Overrides { listen: None, log_format }) {
         Ok(config) => config,
         Err(code) => return code,
     };
@@ -127,51 +119,28 @@ async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> E
         Ok(secrets) => secrets,
         Err(e) => return config_failure(&e),
     };
-    let fingerprints: Vec<(String, Fingerprint)> = secrets
-        .all()
-        .iter()
-        .map(|s| (s.key().to_owned(), s.fingerprint()))
-        .collect();
+    let fingerprints: Vec<(String, Fingerprint)> =
+        secrets.all().iter().map(|s| (s.key().to_owned(), s.fingerprint())).collect();
     let source = match &config.source_file {
         Some(path) => path.display().to_string(),
         None => "no file (defaults and environment only)".to_owned(),
     };
-    println!(
-        "# configuration OK: environment = {}, source = {source}",
-        config.environment
-    );
+    println!("# configuration OK: environment = {}, source = {source}", config.environment);
     for warning in config.warnings() {
         println!("# warning: {warning}");
     }
-    print!(
-        "{}",
-        config.render(|key| fingerprints
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, fp)| fp.clone()))
-    );
+    print!("{}", config.render(|key| fingerprints.iter().find(|(k, _)| k == key).map(|(_, fp)| fp.clone())));
     ExitCode::SUCCESS
 }
 
 async fn serve(file: Option<PathBuf>, log_format: Option<LogFormat>, args: ServeArgs) -> ExitCode {
-    let overrides = Overrides {
-        listen: args.listen.clone(),
-        log_format,
-    };
+    let overrides = Overrides { listen: args.listen.clone(), log_format };
     let config = match load(file, overrides) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    logging::init(
-        config.logging.format,
-        &config.logging.level,
-        &config.logging.redact_keys,
-    );
-    let result = if args.sandbox {
-        sandbox::run(config).await
-    } else {
-        serve_configured(config).await
-    };
+    logging::init(config.logging.format, &config.logging.level, &config.logging.redact_keys);
+    let result = if args.sandbox { sandbox::run(config).await } else { serve_configured(config).await };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(ServeError::Config(e)) => config_failure(&e),

@@ -5,6 +5,7 @@
 //! it belongs to. [`Config::load_secrets`] then resolves the references into live [`Secret`]s.
 //! Either step failing is a [`ConfigError`], which the CLI turns into exit code 2.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,52 @@ impl Serialize for HumanDuration {
     }
 }
 
+/// A size in bytes, written as a number or with a unit (`"1MiB"`, `"512KiB"`, `"2MB"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl ByteSize {
+    fn parse(text: &str) -> Option<usize> {
+        let text = text.trim();
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let number: usize = digits.parse().ok()?;
+        let factor = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" => 1_000,
+            "kib" => 1 << 10,
+            "m" | "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            _ => return None,
+        };
+        number.checked_mul(factor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        let bad = |shown: String| {
+            serde::de::Error::custom(format!("{shown} is not a size; write one like 1048576 or \"1MiB\""))
+        };
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(n) => usize::try_from(n).map(ByteSize).map_err(|_| bad(n.to_string())),
+            Raw::Text(text) => ByteSize::parse(&text).map(ByteSize).ok_or_else(|| bad(format!("{text:?}"))),
+        }
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0 as u64)
+    }
+}
+
 // ---- the file's shape (what serde reads) -------------------------------------------------------
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -90,6 +137,7 @@ struct RawConfig {
     webhooks: RawWebhooks,
     store: RawStore,
     destinations: Vec<RawDestination>,
+    delivery: RawDelivery,
     admin: RawAdmin,
     secrets: RawSecrets,
     logging: RawLogging,
@@ -105,6 +153,7 @@ impl Default for RawConfig {
             webhooks: RawWebhooks::default(),
             store: RawStore::default(),
             destinations: Vec::new(),
+            delivery: RawDelivery::default(),
             admin: RawAdmin::default(),
             secrets: RawSecrets::default(),
             logging: RawLogging::default(),
@@ -117,6 +166,9 @@ impl Default for RawConfig {
 struct RawServer {
     listen: String,
     shutdown_timeout: HumanDuration,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    behind_tls_proxy: bool,
 }
 
 impl Default for RawServer {
@@ -124,6 +176,9 @@ impl Default for RawServer {
         RawServer {
             listen: "127.0.0.1:8080".into(),
             shutdown_timeout: HumanDuration(Duration::from_secs(30)),
+            tls_cert: None,
+            tls_key: None,
+            behind_tls_proxy: false,
         }
     }
 }
@@ -158,6 +213,17 @@ struct RawWebhooks {
     path: String,
     client_secrets: Vec<String>,
     public_url: Option<String>,
+    max_body: ByteSize,
+    max_event_age: HumanDuration,
+    ack_deadline: HumanDuration,
+    apps: Vec<RawWebhookApp>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhookApp {
+    name: String,
+    client_secrets: Vec<String>,
 }
 
 impl Default for RawWebhooks {
@@ -166,6 +232,10 @@ impl Default for RawWebhooks {
             path: "/webhooks/intercom".into(),
             client_secrets: Vec::new(),
             public_url: None,
+            max_body: ByteSize(1024 * 1024),
+            max_event_age: HumanDuration(Duration::from_secs(24 * 3600)),
+            ack_deadline: HumanDuration(Duration::from_secs(3)),
+            apps: Vec::new(),
         }
     }
 }
@@ -174,12 +244,35 @@ impl Default for RawWebhooks {
 #[serde(deny_unknown_fields, default)]
 struct RawStore {
     url: String,
+    retention: HumanDuration,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
         RawStore {
             url: "sqlite://./switchboard-data/switchboard.db".into(),
+            retention: HumanDuration(Duration::from_secs(30 * 24 * 3600)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDelivery {
+    retry_schedule: Vec<HumanDuration>,
+    lease: HumanDuration,
+    concurrency: usize,
+    poll_interval: HumanDuration,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        let schedule = [5, 30, 120, 600, 1800, 3600, 7200, 14_400, 28_800];
+        RawDelivery {
+            retry_schedule: schedule.iter().map(|s| HumanDuration(Duration::from_secs(*s))).collect(),
+            lease: HumanDuration(Duration::from_secs(60)),
+            concurrency: 32,
+            poll_interval: HumanDuration(Duration::from_secs(1)),
         }
     }
 }
@@ -192,6 +285,12 @@ struct RawDestination {
     #[serde(default = "all_topics")]
     topics: Vec<String>,
     secret: Option<String>,
+    #[serde(default = "destination_timeout")]
+    timeout: HumanDuration,
+}
+
+fn destination_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
 }
 
 fn all_topics() -> Vec<String> {
@@ -230,11 +329,7 @@ struct RawLogging {
 
 impl Default for RawLogging {
     fn default() -> Self {
-        RawLogging {
-            format: None,
-            level: "info".into(),
-            redact_keys: Vec::new(),
-        }
+        RawLogging { format: None, level: "info".into(), redact_keys: Vec::new() }
     }
 }
 
@@ -257,6 +352,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// Services that receive webhooks.
     pub destinations: Vec<DestinationConfig>,
+    /// Delivery to destinations.
+    pub delivery: DeliveryConfig,
     /// The admin API.
     pub admin: AdminConfig,
     /// Secret refresh.
@@ -274,6 +371,19 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Duration,
+    /// Certificate and key to terminate HTTPS with, if `serve` terminates TLS itself.
+    pub tls: Option<TlsFiles>,
+    /// A proxy in front terminates TLS (allows plain HTTP on a public address in production).
+    pub behind_tls_proxy: bool,
+}
+
+/// PEM files for HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 /// Which Intercom API host to call.
@@ -319,6 +429,23 @@ pub struct WebhooksConfig {
     pub client_secrets: Vec<SecretRef>,
     /// The URL Intercom is configured to call.
     pub public_url: Option<url::Url>,
+    /// Largest body accepted (413 beyond).
+    pub max_body: usize,
+    /// Notifications created longer ago than this are refused (replay protection).
+    pub max_event_age: Duration,
+    /// Longest wait for the store's commit before answering 503.
+    pub ack_deadline: Duration,
+    /// Further Intercom apps, each at `{path}/{name}` with its own secrets.
+    pub apps: Vec<WebhookApp>,
+}
+
+/// Another Intercom app whose webhooks arrive at `{webhooks.path}/{name}`.
+#[derive(Debug, Clone)]
+pub struct WebhookApp {
+    /// The path segment and the app's name in the store.
+    pub name: String,
+    /// Its client secrets.
+    pub client_secrets: Vec<SecretRef>,
 }
 
 /// Where the store lives.
@@ -333,6 +460,21 @@ pub enum StoreUrl {
 pub struct StoreConfig {
     /// The store's location.
     pub url: StoreUrl,
+    /// How long delivered events (and their deduplication keys) are kept.
+    pub retention: Duration,
+}
+
+/// `[delivery]`
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Delays between attempts; after the last one fails the delivery is dead-lettered.
+    pub retry_schedule: Vec<Duration>,
+    /// How long a claimed delivery stays with its worker before others may take it.
+    pub lease: Duration,
+    /// Deliveries attempted at once.
+    pub concurrency: usize,
+    /// How often due retries are looked for when nothing new arrives.
+    pub poll_interval: Duration,
 }
 
 /// `[[destinations]]`
@@ -346,6 +488,8 @@ pub struct DestinationConfig {
     pub topics: Vec<TopicPattern>,
     /// The signing secret.
     pub secret: Option<SecretRef>,
+    /// How long one attempt may take.
+    pub timeout: Duration,
 }
 
 /// `[admin]`
@@ -411,11 +555,7 @@ pub enum ConfigError {
 }
 
 fn list(issues: &[ConfigIssue]) -> String {
-    issues
-        .iter()
-        .map(|i| format!("  {i}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    issues.iter().map(|i| format!("  {i}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Values given on the command line, the highest layer.
@@ -438,11 +578,7 @@ pub struct ConfigLoader {
 impl ConfigLoader {
     /// A loader reading `file` (or `./switchboard.toml` if present), the process environment and `overrides`.
     pub fn new(file: Option<PathBuf>, overrides: Overrides) -> Self {
-        ConfigLoader {
-            file,
-            env: std::env::vars().collect(),
-            overrides,
-        }
+        ConfigLoader { file, env: std::env::vars().collect(), overrides }
     }
 
     /// Replaces the environment variables considered (tests use this to stay isolated).
@@ -480,17 +616,10 @@ impl ConfigLoader {
                 (key, value, name.clone())
             })
             .collect();
-        figment = figment.merge(Layer {
-            name: "environment variable",
-            entries: env_entries,
-        });
+        figment = figment.merge(Layer { name: "environment variable", entries: env_entries });
         let mut flags = Vec::new();
         if let Some(listen) = &self.overrides.listen {
-            flags.push((
-                "server.listen".to_owned(),
-                Value::from(listen.clone()),
-                "--listen".to_owned(),
-            ));
+            flags.push(("server.listen".to_owned(), Value::from(listen.clone()), "--listen".to_owned()));
         }
         if let Some(format) = self.overrides.log_format {
             flags.push((
@@ -499,14 +628,9 @@ impl ConfigLoader {
                 "--log-format".to_owned(),
             ));
         }
-        figment = figment.merge(Layer {
-            name: "command-line flag",
-            entries: flags,
-        });
+        figment = figment.merge(Layer { name: "command-line flag", entries: flags });
 
-        let raw: RawConfig = figment
-            .extract_lossy()
-            .map_err(|e| ConfigError::Invalid(figment_issues(e)))?;
+        let raw: RawConfig = figment.extract_lossy().map_err(|e| ConfigError::Invalid(figment_issues(e)))?;
         validate(raw, file).map_err(ConfigError::Invalid)
     }
 }
@@ -519,11 +643,8 @@ struct Layer {
 
 impl Provider for Layer {
     fn metadata(&self) -> Metadata {
-        let origins: Vec<(String, String)> = self
-            .entries
-            .iter()
-            .map(|(key, _, origin)| (key.clone(), origin.clone()))
-            .collect();
+        let origins: Vec<(String, String)> =
+            self.entries.iter().map(|(key, _, origin)| (key.clone(), origin.clone())).collect();
         let name = self.name;
         Metadata::named(name).interpolater(move |_: &Profile, path: &[&str]| {
             let key = path.join(".");
@@ -566,11 +687,7 @@ fn figment_issues(error: figment::Error) -> Vec<ConfigIssue> {
     error
         .into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() {
-                "(top level)".to_owned()
-            } else {
-                e.path.join(".")
-            };
+            let key = if e.path.is_empty() { "(top level)".to_owned() } else { e.path.join(".") };
             let origin = e.metadata.as_ref().map(|md| {
                 let profile = e.profile.clone().unwrap_or(Profile::Default);
                 match &md.source {
@@ -592,21 +709,13 @@ fn figment_issues(error: figment::Error) -> Vec<ConfigIssue> {
 
 fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<ConfigIssue>> {
     let mut issues = Vec::new();
-    let mut issue = |key: &str, message: String| {
-        issues.push(ConfigIssue {
-            key: key.to_owned(),
-            message,
-        })
-    };
+    let mut issue = |key: &str, message: String| issues.push(ConfigIssue { key: key.to_owned(), message });
     let production = raw.environment == Environment::Production;
 
     let listen = raw.server.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
         issue(
             "server.listen",
-            format!(
-                "{:?} is not an address; write host:port like 0.0.0.0:8080",
-                raw.server.listen
-            ),
+            format!("{:?} is not an address; write host:port like 0.0.0.0:8080", raw.server.listen),
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
@@ -623,10 +732,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         (_, Some(text)) => match parse_http_url(text) {
             Ok(url) => {
                 if production && url.scheme() != "https" && !is_loopback(&url) {
-                    issue(
-                        "intercom.base_url",
-                        format!("{text:?} uses plain http in production; use https"),
-                    );
+                    issue("intercom.base_url", format!("{text:?} uses plain http in production; use https"));
                 }
                 IntercomEndpoint::BaseUrl(url)
             }
@@ -650,17 +756,11 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
     if !is_api_version(&raw.intercom.version) {
         issue(
             "intercom.version",
-            format!(
-                "{:?} is not an Intercom API version; write one like \"2.14\"",
-                raw.intercom.version
-            ),
+            format!("{:?} is not an Intercom API version; write one like \"2.14\"", raw.intercom.version),
         );
     }
     if raw.intercom.timeout.0.is_zero() {
-        issue(
-            "intercom.timeout",
-            "must be more than zero; the checklist recommends \"30s\"".into(),
-        );
+        issue("intercom.timeout", "must be more than zero; the checklist recommends \"30s\"".into());
     }
 
     let mut secret = |key: &str, text: &str| -> Option<SecretRef> {
@@ -677,19 +777,12 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
                 Some(reference)
             }
             Err(e) => {
-                issues.push(ConfigIssue {
-                    key: key.to_owned(),
-                    message: e.to_string(),
-                });
+                issues.push(ConfigIssue { key: key.to_owned(), message: e.to_string() });
                 None
             }
         }
     };
-    let token = raw
-        .intercom
-        .token
-        .as_deref()
-        .and_then(|t| secret("intercom.token", t));
+    let token = raw.intercom.token.as_deref().and_then(|t| secret("intercom.token", t));
     let client_secrets: Vec<SecretRef> = raw
         .webhooks
         .client_secrets
@@ -697,24 +790,30 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         .enumerate()
         .filter_map(|(i, s)| secret(&format!("webhooks.client_secrets[{i}]"), s))
         .collect();
+    let apps: Vec<WebhookApp> = raw
+        .webhooks
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, app)| WebhookApp {
+            name: app.name.clone(),
+            client_secrets: app
+                .client_secrets
+                .iter()
+                .enumerate()
+                .filter_map(|(j, s)| secret(&format!("webhooks.apps[{i}].client_secrets[{j}]"), s))
+                .collect(),
+        })
+        .collect();
     let admin_key = raw.admin.key.as_deref().and_then(|k| secret("admin.key", k));
     let destination_secrets: Vec<Option<SecretRef>> = raw
         .destinations
         .iter()
         .enumerate()
-        .map(|(i, d)| {
-            d.secret
-                .as_deref()
-                .and_then(|s| secret(&format!("destinations[{i}].secret"), s))
-        })
+        .map(|(i, d)| d.secret.as_deref().and_then(|s| secret(&format!("destinations[{i}].secret"), s)))
         .collect();
 
-    let mut issue = |key: &str, message: String| {
-        issues.push(ConfigIssue {
-            key: key.to_owned(),
-            message,
-        })
-    };
+    let mut issue = |key: &str, message: String| issues.push(ConfigIssue { key: key.to_owned(), message });
     if production {
         if raw.intercom.token.is_none() {
             issue(
@@ -743,10 +842,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
     if !raw.webhooks.path.starts_with('/') || raw.webhooks.path.contains(['?', '#', ' ']) {
         issue(
             "webhooks.path",
-            format!(
-                "{:?} is not a URL path; write one like \"/webhooks/intercom\"",
-                raw.webhooks.path
-            ),
+            format!("{:?} is not a URL path; write one like \"/webhooks/intercom\"", raw.webhooks.path),
         );
     }
     let public_url = raw.webhooks.public_url.as_deref().and_then(|text| match parse_http_url(text) {
@@ -754,7 +850,9 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
             if production && url.scheme() != "https" {
                 issue(
                     "webhooks.public_url",
-                    format!("{text:?} is plain http; Intercom only delivers webhooks over HTTPS, so use https://"),
+                    format!(
+                        "{text:?} is plain http; Intercom only delivers webhooks over HTTPS, so use https://"
+                    ),
                 );
             }
             Some(url)
@@ -789,12 +887,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
 
     let mut destinations = Vec::new();
     for (i, (d, secret)) in raw.destinations.iter().zip(destination_secrets).enumerate() {
-        if d.name.is_empty()
-            || !d
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if d.name.is_empty() || !d.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             issue(
                 &format!("destinations[{i}].name"),
                 format!(
@@ -806,10 +899,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         if raw.destinations[..i].iter().any(|other| other.name == d.name) {
             issue(
                 &format!("destinations[{i}].name"),
-                format!(
-                    "{:?} is used by another destination; names must be unique",
-                    d.name
-                ),
+                format!("{:?} is used by another destination; names must be unique", d.name),
             );
         }
         let url = match parse_http_url(&d.url) {
@@ -846,21 +936,116 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
                 url,
                 topics,
                 secret,
+                timeout: d.timeout.0,
             });
         }
     }
 
-    if raw.secrets.refresh_interval.0 < Duration::from_secs(1) {
+    for (i, app) in raw.webhooks.apps.iter().enumerate() {
+        let valid = !app.name.is_empty()
+            && app.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && app.name != "default";
+        if !valid {
+            issue(
+                &format!("webhooks.apps[{i}].name"),
+                format!(
+                    "{:?} must be letters, digits, '-' or '_' and not \"default\" (it becomes the path {}/{{name}})",
+                    app.name, raw.webhooks.path
+                ),
+            );
+        }
+        if raw.webhooks.apps[..i].iter().any(|other| other.name == app.name) {
+            issue(
+                &format!("webhooks.apps[{i}].name"),
+                format!("{:?} is used twice; names must be unique", app.name),
+            );
+        }
+        if app.client_secrets.is_empty() || app.client_secrets.len() > 2 {
+            issue(
+                &format!("webhooks.apps[{i}].client_secrets"),
+                "needs one client secret (two during a rotation)".into(),
+            );
+        }
+    }
+    if raw.webhooks.max_body.0 < 1024 {
+        issue("webhooks.max_body", "must be at least 1KiB; the default is \"1MiB\"".into());
+    }
+    if raw.webhooks.ack_deadline.0.is_zero() || raw.webhooks.ack_deadline.0 >= Duration::from_secs(5) {
         issue(
-            "secrets.refresh_interval",
-            "must be at least \"1s\"; the default is \"5m\"".into(),
+            "webhooks.ack_deadline",
+            "must be more than zero and under 5s (Intercom gives up after 5 s); the default is \"3s\"".into(),
         );
     }
-    if raw.secrets.exec_timeout.0.is_zero() {
+    if raw.webhooks.max_event_age.0 >= raw.store.retention.0 {
         issue(
-            "secrets.exec_timeout",
-            "must be more than zero; the default is \"10s\"".into(),
+            "webhooks.max_event_age",
+            "must be shorter than store.retention: deduplication keys live as long as the events, so an older \
+             notification could be replayed after its key is gone"
+                .into(),
         );
+    }
+    if raw.delivery.retry_schedule.is_empty() || raw.delivery.retry_schedule.iter().any(|d| d.0.is_zero()) {
+        issue(
+            "delivery.retry_schedule",
+            "must list one or more delays above zero, like [\"5s\", \"30s\", \"2m\"]".into(),
+        );
+    }
+    if raw.delivery.concurrency == 0 {
+        issue("delivery.concurrency", "must be at least 1; the default is 32".into());
+    }
+    if raw.delivery.poll_interval.0.is_zero() {
+        issue("delivery.poll_interval", "must be more than zero; the default is \"1s\"".into());
+    }
+    for (i, d) in raw.destinations.iter().enumerate() {
+        if d.timeout.0.is_zero() {
+            issue(
+                &format!("destinations[{i}].timeout"),
+                "must be more than zero; the default is \"10s\"".into(),
+            );
+        } else if raw.delivery.lease.0 <= d.timeout.0 * 2 {
+            issue(
+                "delivery.lease",
+                format!(
+                    "must be more than twice destinations[{i}].timeout ({}), or another worker could take a \
+                     delivery over while it is still being attempted",
+                    humantime::format_duration(d.timeout.0)
+                ),
+            );
+        }
+    }
+    let tls = match (&raw.server.tls_cert, &raw.server.tls_key) {
+        (Some(cert), Some(key)) => {
+            for (key_name, path) in [("server.tls_cert", cert), ("server.tls_key", key)] {
+                if !path.is_file() {
+                    issue(key_name, format!("{} does not exist or is not a file", path.display()));
+                }
+            }
+            Some(TlsFiles { cert: cert.clone(), key: key.clone() })
+        }
+        (None, None) => None,
+        _ => {
+            issue(
+                "server.tls_cert",
+                "and server.tls_key must be set together (PEM certificate chain and key)".into(),
+            );
+            None
+        }
+    };
+    if production && tls.is_none() && !raw.server.behind_tls_proxy && !listen.ip().is_loopback() {
+        issue(
+            "server.listen",
+            format!(
+                "{listen} would serve plain HTTP on a public address in production; set server.tls_cert and \
+                 server.tls_key, or server.behind_tls_proxy = true when a proxy in front terminates TLS"
+            ),
+        );
+    }
+
+    if raw.secrets.refresh_interval.0 < Duration::from_secs(1) {
+        issue("secrets.refresh_interval", "must be at least \"1s\"; the default is \"5m\"".into());
+    }
+    if raw.secrets.exec_timeout.0.is_zero() {
+        issue("secrets.exec_timeout", "must be more than zero; the default is \"10s\"".into());
     }
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&raw.logging.level) {
         issue(
@@ -889,6 +1074,8 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         server: ServerConfig {
             listen,
             shutdown_timeout: raw.server.shutdown_timeout.0,
+            tls,
+            behind_tls_proxy: raw.server.behind_tls_proxy,
         },
         intercom: IntercomConfig {
             token,
@@ -901,20 +1088,26 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
             path: raw.webhooks.path,
             client_secrets,
             public_url,
+            max_body: raw.webhooks.max_body.0,
+            max_event_age: raw.webhooks.max_event_age.0,
+            ack_deadline: raw.webhooks.ack_deadline.0,
+            apps,
         },
-        store: StoreConfig { url: store_url },
+        store: StoreConfig { url: store_url, retention: raw.store.retention.0 },
         destinations,
+        delivery: DeliveryConfig {
+            retry_schedule: raw.delivery.retry_schedule.iter().map(|d| d.0).collect(),
+            lease: raw.delivery.lease.0,
+            concurrency: raw.delivery.concurrency,
+            poll_interval: raw.delivery.poll_interval.0,
+        },
         admin: AdminConfig { key: admin_key },
         secrets: SecretsConfig {
             refresh_interval: raw.secrets.refresh_interval.0,
             exec_timeout: raw.secrets.exec_timeout.0,
         },
         logging: LoggingConfig {
-            format: raw.logging.format.unwrap_or(if production {
-                LogFormat::Json
-            } else {
-                LogFormat::Text
-            }),
+            format: raw.logging.format.unwrap_or(if production { LogFormat::Json } else { LogFormat::Text }),
             level: raw.logging.level,
             redact_keys: raw.logging.redact_keys,
         },
@@ -925,12 +1118,8 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
 fn parse_http_url(text: &str) -> Result<url::Url, String> {
     match url::Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
-        Ok(_) => Err(format!(
-            "{text:?} is not an http(s) URL; write one like https://host/path"
-        )),
-        Err(e) => Err(format!(
-            "{text:?} is not a URL ({e}); write one like https://host/path"
-        )),
+        Ok(_) => Err(format!("{text:?} is not an http(s) URL; write one like https://host/path")),
+        Err(e) => Err(format!("{text:?} is not a URL ({e}); write one like https://host/path")),
     }
 }
 
@@ -954,12 +1143,14 @@ fn is_api_version(version: &str) -> bool {
 }
 
 /// The secrets of a configuration, resolved and live.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LoadedSecrets {
     /// `intercom.token`
     pub intercom_token: Option<Secret>,
     /// `webhooks.client_secrets`
     pub client_secrets: Vec<Secret>,
+    /// `webhooks.apps[i].client_secrets`, by app name.
+    pub app_secrets: Vec<(String, Vec<Secret>)>,
     /// `admin.key`
     pub admin_key: Option<Secret>,
     /// `destinations[i].secret`, by destination name.
@@ -971,9 +1162,15 @@ impl LoadedSecrets {
     pub fn all(&self) -> Vec<Secret> {
         let mut all: Vec<Secret> = self.intercom_token.iter().cloned().collect();
         all.extend(self.client_secrets.iter().cloned());
+        all.extend(self.app_secrets.iter().flat_map(|(_, s)| s.iter().cloned()));
         all.extend(self.admin_key.iter().cloned());
         all.extend(self.destination_secrets.iter().map(|(_, s)| s.clone()));
         all
+    }
+
+    /// The signing secret of destination `name`.
+    pub fn destination(&self, name: &str) -> Option<Secret> {
+        self.destination_secrets.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone())
     }
 }
 
@@ -986,6 +1183,11 @@ impl Config {
         }
         for (i, s) in self.webhooks.client_secrets.iter().enumerate() {
             refs.push((format!("webhooks.client_secrets[{i}]"), s));
+        }
+        for (i, app) in self.webhooks.apps.iter().enumerate() {
+            for (j, s) in app.client_secrets.iter().enumerate() {
+                refs.push((format!("webhooks.apps[{i}].client_secrets[{j}]"), s));
+            }
         }
         if let Some(key) = &self.admin.key {
             refs.push(("admin.key".to_owned(), key));
@@ -1000,49 +1202,44 @@ impl Config {
 
     /// Resolves every secret reference; every failure is reported with its key.
     pub async fn load_secrets(&self) -> Result<LoadedSecrets, ConfigError> {
-        let timeout = self.secrets.exec_timeout;
+        let mut loaded: HashMap<String, Secret> = HashMap::new();
         let mut issues = Vec::new();
-        let mut load =
-            async |key: String, reference: &SecretRef| match Secret::load(&key, reference.clone(), timeout)
-                .await
-            {
-                Ok(secret) => Some(secret),
-                Err(e) => {
-                    issues.push(ConfigIssue {
-                        key,
-                        message: e.to_string(),
-                    });
-                    None
+        for (key, reference) in self.secret_refs() {
+            match Secret::load(&key, reference.clone(), self.secrets.exec_timeout).await {
+                Ok(secret) => {
+                    loaded.insert(key, secret);
                 }
-            };
-        let intercom_token = match &self.intercom.token {
-            Some(r) => load("intercom.token".into(), r).await,
-            None => None,
-        };
-        let mut client_secrets = Vec::new();
-        for (i, r) in self.webhooks.client_secrets.iter().enumerate() {
-            client_secrets.extend(load(format!("webhooks.client_secrets[{i}]"), r).await);
-        }
-        let admin_key = match &self.admin.key {
-            Some(r) => load("admin.key".into(), r).await,
-            None => None,
-        };
-        let mut destination_secrets = Vec::new();
-        for (i, d) in self.destinations.iter().enumerate() {
-            if let Some(r) = &d.secret
-                && let Some(secret) = load(format!("destinations[{i}].secret"), r).await
-            {
-                destination_secrets.push((d.name.clone(), secret));
+                Err(e) => issues.push(ConfigIssue { key, message: e.to_string() }),
             }
         }
         if !issues.is_empty() {
             return Err(ConfigError::Invalid(issues));
         }
+        let mut take = |key: String| loaded.remove(&key);
         Ok(LoadedSecrets {
-            intercom_token,
-            client_secrets,
-            admin_key,
-            destination_secrets,
+            intercom_token: take("intercom.token".into()),
+            client_secrets: (0..self.webhooks.client_secrets.len())
+                .filter_map(|i| take(format!("webhooks.client_secrets[{i}]")))
+                .collect(),
+            app_secrets: self
+                .webhooks
+                .apps
+                .iter()
+                .enumerate()
+                .map(|(i, app)| {
+                    let secrets = (0..app.client_secrets.len())
+                        .filter_map(|j| take(format!("webhooks.apps[{i}].client_secrets[{j}]")))
+                        .collect();
+                    (app.name.clone(), secrets)
+                })
+                .collect(),
+            admin_key: take("admin.key".into()),
+            destination_secrets: self
+                .destinations
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| take(format!("destinations[{i}].secret")).map(|s| (d.name.clone(), s)))
+                .collect(),
         })
     }
 
@@ -1112,10 +1309,7 @@ impl Config {
                 let mut t = toml::Table::new();
                 t.insert("name".into(), d.name.clone().into());
                 t.insert("url".into(), d.url.as_str().into());
-                t.insert(
-                    "topics".into(),
-                    d.topics.iter().map(|p| p.to_string()).collect::<Vec<_>>().into(),
-                );
+                t.insert("topics".into(), d.topics.iter().map(|p| p.to_string()).collect::<Vec<_>>().into());
                 put_secret(&mut t, "secret", &format!("destinations[{i}].secret"), &d.secret);
                 t.into()
             })

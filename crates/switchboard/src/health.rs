@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -9,14 +10,25 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::json;
 
-/// Whether the service should receive traffic; false once shutdown starts, so load balancers
-/// drain it before the listener closes.
-#[derive(Debug, Clone, Default)]
+use crate::store::Store;
+
+/// How long `/readyz` waits for the store before calling it unreachable.
+const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether the service should receive traffic: the store answers with a current schema, and
+/// shutdown has not begun (so load balancers drain it before the listener closes).
+#[derive(Debug, Clone)]
 pub struct Readiness {
     shutting_down: Arc<AtomicBool>,
+    store: Arc<dyn Store>,
 }
 
 impl Readiness {
+    /// Readiness backed by `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Readiness { shutting_down: Arc::new(AtomicBool::new(false)), store }
+    }
+
     /// Marks the service as shutting down: `/readyz` answers 503 from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
@@ -33,14 +45,20 @@ pub async fn livez() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: ready for traffic (not shutting down).
+/// `GET /readyz`: ready for traffic.
 pub async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     if readiness.is_shutting_down() {
-        (
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "shutting_down" })));
+    }
+    match tokio::time::timeout(STORE_PING_TIMEOUT, readiness.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "shutting_down" })),
-        )
-    } else {
-        (StatusCode::OK, Json(json!({ "status": "ready" })))
+            Json(json!({ "status": "store_unavailable", "error": e.to_string() })),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "store_unavailable", "error": "the store did not answer within 2s" })),
+        ),
     }
 }

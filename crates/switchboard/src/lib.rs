@@ -2,8 +2,10 @@
 //!
 //! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod health;
 pub mod logging;
 pub mod sandbox;

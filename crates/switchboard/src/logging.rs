@@ -68,19 +68,10 @@ impl Redactor {
     /// A redactor masking the built-in keys and `extra_keys`.
     pub fn new(extra_keys: &[String]) -> Self {
         let mut keys: Vec<String> = BUILTIN_KEYS.iter().map(|k| (*k).to_owned()).collect();
-        keys.extend(
-            extra_keys
-                .iter()
-                .map(|k| k.trim().to_ascii_lowercase())
-                .filter(|k| !k.is_empty()),
-        );
+        keys.extend(extra_keys.iter().map(|k| k.trim().to_ascii_lowercase()).filter(|k| !k.is_empty()));
         keys.sort();
         keys.dedup();
-        let key_alternation = keys
-            .iter()
-            .map(|k| regex::escape(k))
-            .collect::<Vec<_>>()
-            .join("|");
+        let key_alternation = keys.iter().map(|k| regex::escape(k)).collect::<Vec<_>>().join("|");
         // One pass over the text with named alternatives; the order matters where they overlap
         // (an Authorization value may itself be a Bearer token or an Intercom token).
         let pattern = format!(
@@ -103,19 +94,16 @@ impl Redactor {
     pub fn is_sensitive_key(&self, key: &str) -> bool {
         let key = key.to_ascii_lowercase();
         self.keys.contains(&key)
-            || SUFFIX_KEYS.iter().any(|suffix| {
-                key.strip_suffix(suffix)
-                    .is_some_and(|rest| rest.ends_with(['_', '.', '-']))
-            })
+            || SUFFIX_KEYS
+                .iter()
+                .any(|suffix| key.strip_suffix(suffix).is_some_and(|rest| rest.ends_with(['_', '.', '-'])))
     }
 
     /// Masks PII and secrets found in free text.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         self.patterns.replace_all(text, |caps: &Captures<'_>| {
-            if let Some(prefix) = caps
-                .name("auth")
-                .or_else(|| caps.name("bearer"))
-                .or_else(|| caps.name("kv"))
+            if let Some(prefix) =
+                caps.name("auth").or_else(|| caps.name("bearer")).or_else(|| caps.name("kv"))
             {
                 let quoted = caps[0][prefix.as_str().len()..].starts_with('"');
                 if quoted {
@@ -227,11 +215,7 @@ pub struct RedactingLayer<W> {
 impl<W> RedactingLayer<W> {
     /// A layer writing `format` lines to `writer`.
     pub fn new(redactor: Redactor, format: LogFormat, writer: W) -> Self {
-        RedactingLayer {
-            redactor,
-            format,
-            writer,
-        }
+        RedactingLayer { redactor, format, writer }
     }
 }
 
@@ -246,10 +230,7 @@ where
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        let mut collector = Collector {
-            redactor: &self.redactor,
-            fields: Vec::new(),
-        };
+        let mut collector = Collector { redactor: &self.redactor, fields: Vec::new() };
         attrs.record(&mut collector);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(SpanFields(collector.fields));
@@ -257,10 +238,7 @@ where
     }
 
     fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
-        let mut collector = Collector {
-            redactor: &self.redactor,
-            fields: Vec::new(),
-        };
+        let mut collector = Collector { redactor: &self.redactor, fields: Vec::new() };
         values.record(&mut collector);
         if let Some(span) = ctx.span(id) {
             let mut extensions = span.extensions_mut();
@@ -272,19 +250,12 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut collector = Collector {
-            redactor: &self.redactor,
-            fields: Vec::new(),
-        };
+        let mut collector = Collector { redactor: &self.redactor, fields: Vec::new() };
         event.record(&mut collector);
         let mut spans: Vec<(&'static str, Vec<(&'static str, FieldValue)>)> = Vec::new();
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
-                let fields = span
-                    .extensions()
-                    .get::<SpanFields>()
-                    .map(|f| f.0.clone())
-                    .unwrap_or_default();
+                let fields = span.extensions().get::<SpanFields>().map(|f| f.0.clone()).unwrap_or_default();
                 spans.push((span.name(), fields));
             }
         }
@@ -378,17 +349,9 @@ pub fn init(format: LogFormat, level: &str, redact_keys: &[String]) {
         .unwrap_or_else(|| EnvFilter::builder().parse_lossy(level));
     let layer = RedactingLayer::new(Redactor::new(redact_keys), format, std::io::stderr);
     // A second init (tests starting several services in one process) keeps the first subscriber.
-    if tracing_subscriber::registry()
-        .with(filter)
-        .with(layer)
-        .try_init()
-        .is_ok()
-    {
+    if tracing_subscriber::registry().with(filter).with(layer).try_init().is_ok() {
         std::panic::set_hook(Box::new(|info| {
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()))
-                .unwrap_or_default();
+            let location = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
             let payload = info
                 .payload()
                 .downcast_ref::<&str>()
@@ -418,10 +381,7 @@ mod tests {
                 r#"{"email":"a@b.io","name":"Jane Doe","id":"42"}"#,
                 r#"{"email":"[redacted]","name":"[redacted]","id":"42"}"#,
             ),
-            (
-                "user name=Jane phone=5551234",
-                "user name=[redacted] phone=[redacted]",
-            ),
+            ("user name=Jane phone=5551234", "user name=[redacted] phone=[redacted]"),
         ];
         for (input, expected) in cases {
             assert_eq!(r.redact(input), expected, "input: {input}");
@@ -444,15 +404,9 @@ mod tests {
     #[test]
     fn sensitive_keys_include_configured_and_suffixes() {
         let r = Redactor::new(&["Address".to_owned()]);
-        for key in [
-            "email",
-            "Name",
-            "user_email",
-            "contact.phone",
-            "address",
-            "client_secret",
-            "intercom_token",
-        ] {
+        for key in
+            ["email", "Name", "user_email", "contact.phone", "address", "client_secret", "intercom_token"]
+        {
             assert!(r.is_sensitive_key(key), "{key}");
         }
         for key in ["topic", "app_name", "latency_ms", "emails_sent"] {

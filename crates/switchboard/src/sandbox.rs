@@ -30,9 +30,7 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
     let sim_url = sim.base_url();
 
     let Ok(sim_base) = url::Url::parse(&sim_url) else {
-        return Err(ServeError::Simulator(format!(
-            "the simulator reported an invalid base URL {sim_url:?}"
-        )));
+        return Err(ServeError::Simulator(format!("the simulator reported an invalid base URL {sim_url:?}")));
     };
     config.intercom.endpoint = IntercomEndpoint::BaseUrl(sim_base);
     config.intercom.token = Some(SecretRef::Generated(credentials.token.as_str().into()));
@@ -40,12 +38,8 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
     config.webhooks.client_secrets = vec![SecretRef::Generated(credentials.client_secret.as_str().into())];
     let secrets = LoadedSecrets {
         intercom_token: Some(Secret::generated("intercom.token", &credentials.token)),
-        client_secrets: vec![Secret::generated(
-            "webhooks.client_secrets[0]",
-            &credentials.client_secret,
-        )],
-        admin_key: None,
-        destination_secrets: Vec::new(),
+        client_secrets: vec![Secret::generated("webhooks.client_secrets[0]", &credentials.client_secret)],
+        ..LoadedSecrets::default()
     };
 
     let app = Application::build(&config, secrets).await?;
@@ -78,10 +72,7 @@ fn banner(
     client_secret: &str,
 ) -> String {
     let webhook_url = format!("{gateway}{}", config.webhooks.path);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let body = serde_json::json!({
         "type": "notification_event",
         "app_id": app_id,

@@ -100,10 +100,7 @@ impl SecretRef {
             if argv.is_empty() {
                 return Err(SecretRefError::BadCommand);
             }
-            Ok(SecretRef::Exec {
-                command: command.trim().to_owned(),
-                argv,
-            })
+            Ok(SecretRef::Exec { command: command.trim().to_owned(), argv })
         } else if let Some(var) = s.strip_prefix("env:") {
             let valid = !var.is_empty()
                 && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -150,10 +147,7 @@ impl SecretRef {
         };
         let value = raw.trim_end_matches(['\n', '\r']);
         if value.trim().is_empty() {
-            return Err(SecretError::new(
-                self,
-                "is empty; write the secret value there".to_owned(),
-            ));
+            return Err(SecretError::new(self, "is empty; write the secret value there".to_owned()));
         }
         Ok(SecretString::from(value))
     }
@@ -181,11 +175,7 @@ impl fmt::Display for SecretRef {
             SecretRef::File(path) => write!(f, "file:{}", path.display()),
             SecretRef::Exec { argv, .. } => {
                 let program = argv.first().map(String::as_str).unwrap_or("");
-                if argv.len() > 1 {
-                    write!(f, "exec:{program} …")
-                } else {
-                    write!(f, "exec:{program}")
-                }
+                if argv.len() > 1 { write!(f, "exec:{program} …") } else { write!(f, "exec:{program}") }
             }
             SecretRef::Env(var) => write!(f, "env:{var}"),
             SecretRef::Generated(_) => f.write_str("generated"),
@@ -254,10 +244,7 @@ async fn run_exec(reference: &SecretRef, argv: &[String], timeout: Duration) -> 
         ));
     }
     String::from_utf8(out).map_err(|_| {
-        SecretError::new(
-            reference,
-            format!("`{program}` printed something that is not UTF-8 text"),
-        )
+        SecretError::new(reference, format!("`{program}` printed something that is not UTF-8 text"))
     })
 }
 
@@ -271,10 +258,7 @@ pub struct SecretError {
 
 impl SecretError {
     fn new(reference: &SecretRef, problem: String) -> Self {
-        SecretError {
-            reference: reference.to_string(),
-            problem,
-        }
+        SecretError { reference: reference.to_string(), problem }
     }
 }
 
@@ -395,9 +379,7 @@ impl Secret {
         if fingerprint == self.inner.current.load().fingerprint {
             return Ok(false);
         }
-        self.inner
-            .current
-            .store(Arc::new(Resolved { value, fingerprint }));
+        self.inner.current.store(Arc::new(Resolved { value, fingerprint }));
         self.inner.version.send_modify(|v| *v += 1);
         Ok(true)
     }
@@ -405,13 +387,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Secret({} = {} {})",
-            self.inner.key,
-            self.inner.reference,
-            self.fingerprint()
-        )
+        write!(f, "Secret({} = {} {})", self.inner.key, self.inner.reference, self.fingerprint())
     }
 }
 
@@ -524,28 +500,16 @@ mod tests {
         let exec = SecretRef::parse("exec:vault kv get -field=token 'secret/intercom app'").unwrap();
         match &exec {
             SecretRef::Exec { argv, .. } => {
-                assert_eq!(
-                    argv,
-                    &["vault", "kv", "get", "-field=token", "secret/intercom app"]
-                );
+                assert_eq!(argv, &["vault", "kv", "get", "-field=token", "secret/intercom app"]);
             }
             other => panic!("expected exec, got {other}"),
         }
         assert_eq!(exec.to_string(), "exec:vault …");
-        assert_eq!(
-            SecretRef::parse("env:INTERCOM_TOKEN").unwrap(),
-            SecretRef::Env("INTERCOM_TOKEN".into())
-        );
-        assert_eq!(
-            SecretRef::parse("dG9rOjEyMzQ="),
-            Err(SecretRefError::NotAReference)
-        );
+        assert_eq!(SecretRef::parse("env:INTERCOM_TOKEN").unwrap(), SecretRef::Env("INTERCOM_TOKEN".into()));
+        assert_eq!(SecretRef::parse("dG9rOjEyMzQ="), Err(SecretRefError::NotAReference));
         assert_eq!(SecretRef::parse("file:"), Err(SecretRefError::EmptyPath));
         assert_eq!(SecretRef::parse("exec:"), Err(SecretRefError::BadCommand));
-        assert_eq!(
-            SecretRef::parse("exec:vault 'unbalanced"),
-            Err(SecretRefError::BadCommand)
-        );
+        assert_eq!(SecretRef::parse("exec:vault 'unbalanced"), Err(SecretRefError::BadCommand));
         assert_eq!(SecretRef::parse("env:1BAD"), Err(SecretRefError::BadEnvName));
         assert_eq!(SecretRef::parse("env:WITH-DASH"), Err(SecretRefError::BadEnvName));
     }

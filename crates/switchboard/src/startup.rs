@@ -1,18 +1,30 @@
-//! Builds the HTTP application, binds it and runs it until shutdown.
+//! Builds the service from its configuration, binds it and runs it until shutdown.
+//!
+//! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
+//! requests finish (each either committed and answered 200, or answered 503), then stop the
+//! dispatcher (its unfinished leases return to the queue), then flush and close the store.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
 use tower_http::trace::TraceLayer;
 
-use crate::config::{Config, LoadedSecrets};
+use crate::admin::{self, AdminState};
+use crate::config::{Config, LoadedSecrets, StoreUrl};
+use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Readiness};
 use crate::secrets::Secrets;
-use crate::webhooks::ingress::{self, IngressState};
+use crate::store::{SqliteStore, Store, StoreError};
+use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
+
+/// How often delivered events past `store.retention` are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +39,17 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// The data directory could not be created.
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        /// The directory.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client for deliveries could not be built.
+    #[error("cannot build the delivery HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// TLS could not be set up.
+    #[error(
+        "cannot load the TLS certificate or key: {0}; check server.tls_cert and server.tls_key (PEM files)"
+    )]
+    Tls(std::io::Error),
     /// Serving failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -47,70 +62,123 @@ pub struct Application {
     router: Router,
     readiness: Readiness,
     secrets: Secrets,
-    refresh_interval: Duration,
-    shutdown_timeout: Duration,
+    store: Arc<dyn Store>,
+    dispatcher: Dispatcher,
+    config: Config,
 }
 
 impl Application {
-    /// Binds `config.server.listen` and assembles the routes.
+    /// Opens the store, binds `config.server.listen` and assembles routes and workers.
     pub async fn build(config: &Config, secrets: LoadedSecrets) -> Result<Self, StartupError> {
-        let data_dir = config.data_dir();
-        std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        let StoreUrl::Sqlite(path) = &config.store.url;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path)?);
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        let readiness = Readiness::default();
-        let ingress_state = IngressState {
-            client_secrets: secrets.client_secrets.clone(),
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let wake = Arc::new(Notify::new());
+
+        let mut apps =
+            vec![IngressApp { name: DEFAULT_APP.into(), client_secrets: secrets.client_secrets.clone() }];
+        apps.extend(
+            secrets
+                .app_secrets
+                .iter()
+                .map(|(name, s)| IngressApp { name: name.clone(), client_secrets: s.clone() }),
+        );
+        let routes = config
+            .destinations
+            .iter()
+            .map(|d| Route { destination: d.name.clone(), topics: d.topics.clone() })
+            .collect();
+        let limits = IngressLimits {
+            max_body: config.webhooks.max_body,
+            max_event_age: config.webhooks.max_event_age,
+            ack_deadline: config.webhooks.ack_deadline,
         };
-        let webhooks = Router::new()
-            .route(&config.webhooks.path, post(ingress::receive).head(ingress::head))
-            .with_state(ingress_state);
+        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone());
+
+        let destinations = config
+            .destinations
+            .iter()
+            .map(|d| crate::delivery::Destination {
+                name: d.name.clone(),
+                url: d.url.clone(),
+                secret: secrets.destination(&d.name),
+                timeout: d.timeout,
+            })
+            .collect();
+        let settings = DispatchSettings {
+            schedule: RetrySchedule::new(config.delivery.retry_schedule.clone()),
+            lease: config.delivery.lease,
+            concurrency: config.delivery.concurrency,
+            poll_interval: config.delivery.poll_interval,
+        };
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            destinations,
+            Builtin::new(store.clone(), None),
+            settings,
+            wake.clone(),
+        )?;
+
+        let readiness = Readiness::new(store.clone());
+        let webhooks = ingress::routes(&config.webhooks.path, ingress);
+        let admin = admin::router(AdminState { store: store.clone(), key: secrets.admin_key.clone(), wake });
         let router = Router::new()
             .route("/livez", get(health::livez))
             .route("/readyz", get(health::readyz))
             .with_state(readiness.clone())
             .merge(webhooks)
+            .nest("/admin", admin)
             .layer(TraceLayer::new_for_http());
         Ok(Application {
             listener,
             router,
             readiness,
             secrets: Secrets::new(secrets.all()),
-            refresh_interval: config.secrets.refresh_interval,
-            shutdown_timeout: config.server.shutdown_timeout,
+            store,
+            dispatcher,
+            config: config.clone(),
         })
     }
 
     /// The address actually bound (the port is real even when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always has a local address; fall back to the unspecified one defensively.
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// (up to `server.shutdown_timeout`) and returns.
+    /// The store the service writes to.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains and closes in order (see the module docs).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut background = tokio::task::JoinSet::new();
         let secrets = self.secrets.clone();
-        let interval = self.refresh_interval;
+        let interval = self.config.secrets.refresh_interval;
         let mut refresh_stop = stop_rx.clone();
-        let refresher = tokio::spawn(async move {
-            secrets
-                .refresh_until(interval, async move {
-                    let _ = refresh_stop.wait_for(|s| *s).await;
-                })
-                .await;
+        background.spawn(async move {
+            secrets.refresh_until(interval, async move { stopped(&mut refresh_stop).await }).await;
         });
+        let store = self.store.clone();
+        let retention = self.config.store.retention;
+        let mut purge_stop = stop_rx.clone();
+        background.spawn(async move {
+            let mut ticker = tokio::time::interval(PURGE_EVERY);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => purge(store.as_ref(), retention).await,
+                    () = stopped(&mut purge_stop) => return,
+                }
+            }
+        });
+        let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
+        let dispatcher = tokio::spawn(self.dispatcher.clone().run(dispatcher_stop_rx));
 
         let readiness = self.readiness.clone();
         let mut drain_started = stop_rx.clone();
@@ -121,21 +189,42 @@ impl Application {
             let _ = stop_tx.send(true);
         };
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
-        let drain_timeout = self.shutdown_timeout;
+        let drain_timeout = self.config.server.shutdown_timeout;
         let drained = async move {
-            let _ = drain_started.wait_for(|s| *s).await;
+            stopped(&mut drain_started).await;
             tokio::time::sleep(drain_timeout).await;
         };
-        tokio::select! {
-            result = server => result.map_err(StartupError::Serve)?,
-            () = drained => tracing::warn!(
-                timeout = %humantime::format_duration(drain_timeout),
-                "in-flight requests did not finish in time; closing them"
-            ),
-        }
-        refresher.abort();
+        let served = tokio::select! {
+            result = server => result.map_err(StartupError::Serve),
+            () = drained => {
+                tracing::warn!(
+                    timeout = %humantime::format_duration(drain_timeout),
+                    "in-flight requests did not finish in time; closing them"
+                );
+                Ok(())
+            }
+        };
+        let _ = dispatcher_stop_tx.send(true);
+        let _ = dispatcher.await;
+        background.shutdown().await;
+        self.store.close().await;
         tracing::info!("stopped");
-        Ok(())
+        served
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+async fn purge(store: &dyn Store, retention: Duration) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let before = now.saturating_sub(retention).as_millis() as i64;
+    match store.purge_delivered(before).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged delivered events past store.retention"),
+        Err(error) => tracing::error!(%error, "retention purge failed; will retry"),
     }
 }
 

@@ -48,18 +48,11 @@ fn config_check_rejects_a_bad_config_with_exit_code_2_and_the_key() {
 #[test]
 fn config_check_reports_unreadable_secrets_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("c.toml"),
-        "[intercom]\ntoken = \"file:./missing_token\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("c.toml"), "[intercom]\ntoken = \"file:./missing_token\"\n").unwrap();
     let output = switchboard(dir.path(), &["config", "check", "--config", "c.toml"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains("intercom.token: file:./missing_token: cannot read"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("intercom.token: file:./missing_token: cannot read"), "{stderr}");
 }
 
 #[test]
@@ -82,6 +75,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
             environment = "production"
             [server]
             listen = "0.0.0.0:9090"
+            behind_tls_proxy = true
             [intercom]
             token = "file:{d}/intercom_token"
             region = "eu"
@@ -103,12 +97,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
     // No --config: ./switchboard.toml is picked up.
     let output = switchboard(dir.path(), &["config", "check"]);
     let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", text(&output.stderr));
     for (_, value) in secrets {
         assert!(!stdout.contains(value), "secret value printed:\n{stdout}");
         assert!(
@@ -118,36 +107,19 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
     }
     assert!(stdout.contains("environment = \"production\""), "{stdout}");
     assert!(stdout.contains("listen = \"0.0.0.0:9090\""), "{stdout}");
-    assert!(
-        stdout.contains("api_base_url = \"https://api.eu.intercom.io\""),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("secret = \"exec:cat … (sha256:"),
-        "exec arguments are not echoed:\n{stdout}"
-    );
+    assert!(stdout.contains("api_base_url = \"https://api.eu.intercom.io\""), "{stdout}");
+    assert!(stdout.contains("secret = \"exec:cat … (sha256:"), "exec arguments are not echoed:\n{stdout}");
     // The printed configuration is itself valid TOML.
-    let body: String = stdout
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    body.parse::<toml::Table>()
-        .unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    let body: String = stdout.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    body.parse::<toml::Table>().unwrap_or_else(|e| panic!("{e}\n{stdout}"));
 }
 
 #[test]
 fn every_command_explains_its_flags() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["--help"],
-            &["serve", "sim", "config", "--config", "--log-format"],
-        ),
-        (
-            &["serve", "--help"],
-            &["--listen", "--sandbox", "--config", "--log-format"],
-        ),
+        (&["--help"], &["serve", "sim", "config", "--config", "--log-format"]),
+        (&["serve", "--help"], &["--listen", "--sandbox", "--config", "--log-format"]),
         (&["config", "check", "--help"], &["fingerprint", "--config"]),
         (
             &["sim", "--help"],
@@ -174,8 +146,5 @@ fn every_command_explains_its_flags() {
         }
     }
     let version = switchboard(dir.path(), &["--version"]);
-    assert_eq!(
-        text(&version.stdout).trim(),
-        format!("switchboard {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(text(&version.stdout).trim(), format!("switchboard {}", env!("CARGO_PKG_VERSION")));
 }

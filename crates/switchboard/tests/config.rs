@@ -14,10 +14,7 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> PathBuf {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn issues(error: ConfigError) -> Vec<String> {
@@ -42,15 +39,10 @@ fn flags_override_environment_which_overrides_the_file() {
         level = "debug"
         "#,
     );
-    let file_only = ConfigLoader::new(Some(path.clone()), Overrides::default())
-        .with_env(vec![])
-        .load()
-        .unwrap();
+    let file_only =
+        ConfigLoader::new(Some(path.clone()), Overrides::default()).with_env(vec![]).load().unwrap();
     assert_eq!(file_only.server.listen.to_string(), "127.0.0.1:1111");
-    assert_eq!(
-        file_only.intercom.endpoint.base_url(),
-        "https://api.eu.intercom.io"
-    );
+    assert_eq!(file_only.intercom.endpoint.base_url(), "https://api.eu.intercom.io");
     assert_eq!(file_only.intercom.version, "2.15");
     assert_eq!(file_only.logging.level, "debug");
 
@@ -59,10 +51,8 @@ fn flags_override_environment_which_overrides_the_file() {
         ("SWITCHBOARD_INTERCOM__VERSION", "2.14"),
         ("UNRELATED", "ignored"),
     ]);
-    let with_env = ConfigLoader::new(Some(path.clone()), Overrides::default())
-        .with_env(vars.clone())
-        .load()
-        .unwrap();
+    let with_env =
+        ConfigLoader::new(Some(path.clone()), Overrides::default()).with_env(vars.clone()).load().unwrap();
     assert_eq!(with_env.server.listen.to_string(), "127.0.0.1:2222");
     assert_eq!(with_env.intercom.version, "2.14");
     assert_eq!(
@@ -71,14 +61,8 @@ fn flags_override_environment_which_overrides_the_file() {
         "untouched keys keep the file's value"
     );
 
-    let flags = Overrides {
-        listen: Some("127.0.0.1:3333".into()),
-        log_format: Some(LogFormat::Json),
-    };
-    let with_flags = ConfigLoader::new(Some(path), flags)
-        .with_env(vars)
-        .load()
-        .unwrap();
+    let flags = Overrides { listen: Some("127.0.0.1:3333".into()), log_format: Some(LogFormat::Json) };
+    let with_flags = ConfigLoader::new(Some(path), flags).with_env(vars).load().unwrap();
     assert_eq!(with_flags.server.listen.to_string(), "127.0.0.1:3333");
     assert_eq!(with_flags.logging.format, LogFormat::Json);
     assert_eq!(with_flags.intercom.version, "2.14");
@@ -87,17 +71,11 @@ fn flags_override_environment_which_overrides_the_file() {
 #[test]
 fn environment_variables_can_set_arrays_and_nested_keys() {
     let vars = env(&[
-        (
-            "SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS",
-            "[\"file:/a\", \"file:/b\"]",
-        ),
+        ("SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS", "[\"file:/a\", \"file:/b\"]"),
         ("SWITCHBOARD_INTERCOM__BASE_URL", "http://127.0.0.1:4010"),
         ("SWITCHBOARD_ENVIRONMENT", "staging"),
     ]);
-    let config = ConfigLoader::new(None, Overrides::default())
-        .with_env(vars)
-        .load()
-        .unwrap();
+    let config = ConfigLoader::new(None, Overrides::default()).with_env(vars).load().unwrap();
     assert_eq!(config.environment, Environment::Staging);
     assert_eq!(
         config.webhooks.client_secrets,
@@ -109,21 +87,14 @@ fn environment_variables_can_set_arrays_and_nested_keys() {
 
 #[test]
 fn defaults_are_safe_for_development() {
-    let config = ConfigLoader::new(None, Overrides::default())
-        .with_env(vec![])
-        .load()
-        .unwrap();
+    let config = ConfigLoader::new(None, Overrides::default()).with_env(vec![]).load().unwrap();
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(
         config.server.listen.to_string(),
         "127.0.0.1:8080",
         "not exposed on all interfaces by default"
     );
-    assert_eq!(
-        config.intercom.timeout.as_secs(),
-        30,
-        "the checklist's 30 s timeout"
-    );
+    assert_eq!(config.intercom.timeout.as_secs(), 30, "the checklist's 30 s timeout");
     assert_eq!(config.secrets.refresh_interval.as_secs(), 300);
     assert_eq!(config.logging.format, LogFormat::Text);
     assert_eq!(config.webhooks.path, "/webhooks/intercom");
@@ -142,10 +113,8 @@ fn env_secrets_are_refused_in_production_with_the_key_and_the_fix() {
         client_secrets = ["env:INTERCOM_CLIENT_SECRET"]
         "#,
     );
-    let error = ConfigLoader::new(Some(path.clone()), Overrides::default())
-        .with_env(vec![])
-        .load()
-        .unwrap_err();
+    let error =
+        ConfigLoader::new(Some(path.clone()), Overrides::default()).with_env(vec![]).load().unwrap_err();
     let issues = issues(error);
     assert_eq!(issues.len(), 1, "{issues:#?}");
     assert!(
@@ -181,21 +150,12 @@ fn production_requires_secrets_and_https() {
         url = "https://app.internal/hooks"
         "#,
     );
-    let issues = issues(
-        ConfigLoader::new(Some(path), Overrides::default())
-            .with_env(vec![])
-            .load()
-            .unwrap_err(),
-    );
+    let issues =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
     let keys: Vec<&str> = issues.iter().map(|i| i.split(':').next().unwrap()).collect();
     assert_eq!(
         keys,
-        [
-            "intercom.token",
-            "webhooks.client_secrets",
-            "webhooks.public_url",
-            "destinations[0].secret"
-        ],
+        ["intercom.token", "webhooks.client_secrets", "webhooks.public_url", "destinations[0].secret"],
         "{issues:#?}"
     );
     assert!(issues[2].contains("use https://"), "{}", issues[2]);
@@ -222,12 +182,8 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
         topics = ["contact.*.created"]
         "#,
     );
-    let issues = issues(
-        ConfigLoader::new(Some(path), Overrides::default())
-            .with_env(vec![])
-            .load()
-            .unwrap_err(),
-    );
+    let issues =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
     let text = issues.join("\n");
     for expected in [
         "server.listen: \"everywhere\" is not an address; write host:port like 0.0.0.0:8080",
@@ -240,10 +196,7 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    assert!(
-        !text.contains("dG9rOjEyMzQ1Njc4X2FiY2Q6MTow"),
-        "a pasted secret must not be echoed:\n{text}"
-    );
+    assert!(!text.contains("dG9rOjEyMzQ1Njc4X2FiY2Q6MTow"), "a pasted secret must not be echoed:\n{text}");
 }
 
 #[test]
@@ -251,13 +204,8 @@ fn type_errors_and_unknown_keys_name_the_key_and_where_it_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let load = |text: &str, vars: &[(&str, &str)]| {
         let path = write_config(&dir, text);
-        issues(
-            ConfigLoader::new(Some(path), Overrides::default())
-                .with_env(env(vars))
-                .load()
-                .unwrap_err(),
-        )
-        .join("\n")
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(env(vars)).load().unwrap_err())
+            .join("\n")
     };
 
     let text = load("[intercom]\nregoin = \"eu\"\n", &[]);
@@ -287,23 +235,14 @@ fn a_missing_explicit_config_file_is_an_error() {
         .load()
         .unwrap_err();
     assert!(matches!(error, ConfigError::FileNotFound(_)));
-    assert!(
-        error.to_string().contains("/nonexistent/switchboard.toml"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("/nonexistent/switchboard.toml"), "{error}");
 }
 
 #[test]
 fn the_example_config_is_valid() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../switchboard.example.toml");
-    let config = ConfigLoader::new(Some(example), Overrides::default())
-        .with_env(vec![])
-        .load();
+    let config = ConfigLoader::new(Some(example), Overrides::default()).with_env(vec![]).load();
     let config = config.unwrap_or_else(|e| panic!("switchboard.example.toml must stay valid: {e}"));
     assert_eq!(config.environment, Environment::Production);
-    assert_eq!(
-        config.secret_refs().len(),
-        4,
-        "token, client secret, admin key, destination secret"
-    );
+    assert_eq!(config.secret_refs().len(), 4, "token, client secret, admin key, destination secret");
 }

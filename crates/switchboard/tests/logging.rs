@@ -40,11 +40,7 @@ const PII: &[&str] = &[
 ];
 
 fn emit_pii_events() {
-    let span = tracing::info_span!(
-        "webhook",
-        email = "jane.doe@example.com",
-        topic = "contact.user.created"
-    );
+    let span = tracing::info_span!("webhook", email = "jane.doe@example.com", topic = "contact.user.created");
     let _entered = span.enter();
     tracing::info!(
         email = "jane.doe@example.com",
@@ -57,15 +53,8 @@ fn emit_pii_events() {
         authorization = "Bearer s3cr3t-bearer-value",
         "calling Intercom with token dG9rOmQ0ZTVmNmE3X2I4YzlfNDBkMV84ZTJmXzNhNGI1YzZkN2U4ZjoxOjA="
     );
-    tracing::info!(
-        header = "Authorization: Bearer s3cr3t-bearer-value",
-        "outbound request"
-    );
-    tracing::info!(
-        address = "12 Privet Drive",
-        client_secret = "client-secret-value",
-        "configured keys"
-    );
+    tracing::info!(header = "Authorization: Bearer s3cr3t-bearer-value", "outbound request");
+    tracing::info!(address = "12 Privet Drive", client_secret = "client-secret-value", "configured keys");
     let body =
         r#"{"type":"contact","email":"jane.doe@example.com","name":"Jane Doe","phone":"+1 415 555 0132"}"#;
     tracing::error!(body, "Intercom rejected the request");
@@ -77,17 +66,9 @@ fn emit_pii_events() {
         name: &'static str,
         email: &'static str,
     }
-    let contact = Contact {
-        id: "42",
-        name: "Jane Doe",
-        email: "jane.doe@example.com",
-    };
+    let contact = Contact { id: "42", name: "Jane Doe", email: "jane.doe@example.com" };
     tracing::debug!(?contact, "debug-formatted value");
-    tracing::info!(
-        topic = "contact.user.created",
-        contact_id = "65f642bf674b9af4e9e46dd1",
-        "not PII"
-    );
+    tracing::info!(topic = "contact.user.created", contact_id = "65f642bf674b9af4e9e46dd1", "not PII");
 }
 
 fn capture(format: LogFormat) -> String {
@@ -107,14 +88,8 @@ fn text_output_holds_no_pii_or_secrets() {
     }
     // What is not PII stays readable, so the logs remain useful.
     assert!(output.contains("contact_id=65f642bf674b9af4e9e46dd1"), "{output}");
-    assert!(
-        output.contains("webhook{email=[redacted] topic=contact.user.created}"),
-        "{output}"
-    );
-    assert!(
-        output.contains("lookup failed for [email], call [phone]"),
-        "{output}"
-    );
+    assert!(output.contains("webhook{email=[redacted] topic=contact.user.created}"), "{output}");
+    assert!(output.contains("lookup failed for [email], call [phone]"), "{output}");
     assert!(
         output.contains(r#"contact=Contact { id: "42", name: "[redacted]", email: "[redacted]" }"#),
         "{output}"
@@ -127,10 +102,8 @@ fn json_output_holds_no_pii_or_secrets_and_stays_valid_json() {
     for value in PII {
         assert!(!output.contains(value), "{value:?} leaked into:\n{output}");
     }
-    let lines: Vec<serde_json::Value> = output
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        output.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     assert_eq!(lines.len(), 8);
     assert_eq!(lines[0]["email"], "[redacted]");
     assert_eq!(lines[0]["message"], "contact created");

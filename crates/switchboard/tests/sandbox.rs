@@ -52,41 +52,19 @@ async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c()
     let ready_after = started.elapsed();
     assert_eq!(livez.status(), 200);
     println!("/livez answered 200 {ready_after:?} after the process started");
-    assert_eq!(
-        http.get(health.replace("/livez", "/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(http.get(health.replace("/livez", "/readyz")).send().await.unwrap().status(), 200);
 
     // The simulator it prints is live and accepts the printed token.
     let sim = field(&banner, "Simulator");
     let token = field(&banner, "Sim token");
-    let me = http
-        .get(format!("{sim}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let me = http.get(format!("{sim}/me")).bearer_auth(token).send().await.unwrap();
     assert_eq!(me.status(), 200);
 
     // The printed curl command carries a valid signature; a tampered copy does not.
-    let curl = banner
-        .lines()
-        .find(|l| l.trim_start().starts_with("curl "))
-        .expect("a curl command")
-        .trim();
+    let curl = banner.lines().find(|l| l.trim_start().starts_with("curl ")).expect("a curl command").trim();
     let webhook_url = field(&banner, "Webhooks");
     let body = curl.rsplit_once("--data '").unwrap().1.trim_end_matches('\'');
-    let signature = curl
-        .split("X-Hub-Signature: ")
-        .nth(1)
-        .unwrap()
-        .split('\'')
-        .next()
-        .unwrap();
+    let signature = curl.split("X-Hub-Signature: ").nth(1).unwrap().split('\'').next().unwrap();
     let signed = http
         .post(webhook_url)
         .header("content-type", "application/json")
@@ -107,30 +85,16 @@ async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c()
         .unwrap();
     assert_eq!(tampered.status(), 401);
 
-    assert!(
-        dir.path().join("switchboard-data").is_dir(),
-        "data goes to ./switchboard-data/"
-    );
+    assert!(dir.path().join("switchboard-data").is_dir(), "data goes to ./switchboard-data/");
 
     // Ctrl-C: a graceful stop with exit code 0.
     let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
+    let kill = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stops")
-        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("stops").unwrap();
     assert!(status.success(), "exit status {status}");
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-        .await
-        .unwrap();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();
     assert!(stderr.contains("shutting down"), "{stderr}");
-    assert!(
-        !stderr.contains(token),
-        "the token never reaches the logs:\n{stderr}"
-    );
+    assert!(!stderr.contains(token), "the token never reaches the logs:\n{stderr}");
 }

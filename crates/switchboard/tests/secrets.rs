@@ -25,10 +25,7 @@ async fn file_references_trim_the_trailing_newline() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("token");
     std::fs::write(&path, format!("{VALUE}\r\n")).unwrap();
-    let value = reference(&format!("file:{}", path.display()))
-        .resolve(TIMEOUT)
-        .await
-        .unwrap();
+    let value = reference(&format!("file:{}", path.display())).resolve(TIMEOUT).await.unwrap();
     assert_eq!(value.expose_secret(), VALUE);
 }
 
@@ -37,10 +34,7 @@ async fn file_failures_say_what_to_do_without_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
     let message = resolve_err(&format!("file:{}", missing.display()), TIMEOUT).await;
-    assert!(
-        message.contains("cannot read") && message.contains("create it or fix the path"),
-        "{message}"
-    );
+    assert!(message.contains("cannot read") && message.contains("create it or fix the path"), "{message}");
 
     let empty = dir.path().join("empty");
     std::fs::write(&empty, "\n").unwrap();
@@ -50,25 +44,15 @@ async fn file_failures_say_what_to_do_without_the_value() {
 
 #[tokio::test]
 async fn exec_references_read_standard_output() {
-    let value = reference(&format!("exec:printf '%s\\n' {VALUE}"))
-        .resolve(TIMEOUT)
-        .await
-        .unwrap();
+    let value = reference(&format!("exec:printf '%s\\n' {VALUE}")).resolve(TIMEOUT).await.unwrap();
     assert_eq!(value.expose_secret(), VALUE);
 }
 
 #[tokio::test]
 async fn exec_failures_never_echo_the_output() {
     // Non-zero exit: the command printed the secret before failing; the error must not contain it.
-    let message = resolve_err(
-        &format!("exec:sh -c 'echo {VALUE}; echo {VALUE} >&2; exit 3'"),
-        TIMEOUT,
-    )
-    .await;
-    assert!(
-        message.contains("`sh` failed") && message.contains("exit status: 3"),
-        "{message}"
-    );
+    let message = resolve_err(&format!("exec:sh -c 'echo {VALUE}; echo {VALUE} >&2; exit 3'"), TIMEOUT).await;
+    assert!(message.contains("`sh` failed") && message.contains("exit status: 3"), "{message}");
     assert!(message.contains("output is not shown"), "{message}");
     assert!(!message.contains(VALUE), "{message}");
 
@@ -83,14 +67,8 @@ async fn exec_failures_never_echo_the_output() {
 
     let started = std::time::Instant::now();
     let message = resolve_err("exec:sleep 30", Duration::from_millis(200)).await;
-    assert!(
-        message.contains("did not finish within 200ms") && message.contains("killed"),
-        "{message}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "the timeout must stop the command"
-    );
+    assert!(message.contains("did not finish within 200ms") && message.contains("killed"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(10), "the timeout must stop the command");
 }
 
 #[tokio::test]
@@ -105,16 +83,9 @@ async fn env_references_read_the_variable() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let fingerprint = Fingerprint::of(VALUE);
-    assert!(
-        stdout.contains(&format!("env:SB_TEST_TOKEN_FOR_ENV_REF ({fingerprint})")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("env:SB_TEST_TOKEN_FOR_ENV_REF ({fingerprint})")), "{stdout}");
     assert!(!stdout.contains(VALUE), "{stdout}");
 
     let message = resolve_err("env:SB_TEST_VARIABLE_THAT_IS_NOT_SET", TIMEOUT).await;
@@ -129,13 +100,9 @@ async fn refresh_picks_up_a_rewritten_file_within_the_interval() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("token");
     std::fs::write(&path, "first-value\n").unwrap();
-    let secret = Secret::load(
-        "intercom.token",
-        reference(&format!("file:{}", path.display())),
-        TIMEOUT,
-    )
-    .await
-    .unwrap();
+    let secret = Secret::load("intercom.token", reference(&format!("file:{}", path.display())), TIMEOUT)
+        .await
+        .unwrap();
     assert_eq!(secret.fingerprint(), Fingerprint::of("first-value"));
     let mut changes = secret.subscribe();
 

@@ -33,51 +33,30 @@ fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data/switchboard.db");
     let store = Arc::new(SqliteStore::open(&path).unwrap());
-    Backend {
-        store,
-        _dir: dir,
-        path,
-    }
+    Backend { store, _dir: dir, path }
 }
 
 async fn duplicates_are_detected_and_change_nothing(b: Backend) {
     let s = &b.store;
-    let first = s
-        .insert_event(event("notif_1", &["app", "crm"], 1_000))
-        .await
-        .unwrap();
+    let first = s.insert_event(event("notif_1", &["app", "crm"], 1_000)).await.unwrap();
     assert!(matches!(first, InsertOutcome::Stored(_)));
     let mut again = event("notif_1", &["other"], 2_000);
     again.body = Bytes::from_static(b"{}");
     assert_eq!(s.insert_event(again).await.unwrap(), InsertOutcome::Duplicate);
     let stored = s.event("default", "notif_1").await.unwrap().unwrap();
-    assert_eq!(
-        stored.deliveries,
-        [("app".into(), "pending".into()), ("crm".into(), "pending".into())]
-    );
-    assert!(
-        stored.body.starts_with(b"{\"id\":\"notif_1\""),
-        "the first body is kept"
-    );
+    assert_eq!(stored.deliveries, [("app".into(), "pending".into()), ("crm".into(), "pending".into())]);
+    assert!(stored.body.starts_with(b"{\"id\":\"notif_1\""), "the first body is kept");
     // The key is per app: the same id on another app is another event.
     let mut other_app = event("notif_1", &["app"], 1_000);
     other_app.app = "eu".into();
-    assert!(matches!(
-        s.insert_event(other_app).await.unwrap(),
-        InsertOutcome::Stored(_)
-    ));
+    assert!(matches!(s.insert_event(other_app).await.unwrap(), InsertOutcome::Stored(_)));
 }
 
 async fn concurrent_copies_store_exactly_once(b: Backend) {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let store = b.store.clone();
-            tokio::spawn(async move {
-                store
-                    .insert_event(event("notif_same", &["app"], 5))
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(async move { store.insert_event(event("notif_same", &["app"], 5)).await.unwrap() })
         })
         .collect();
     let mut stored = 0;
@@ -94,35 +73,15 @@ async fn concurrent_copies_store_exactly_once(b: Backend) {
 async fn leases_hide_claims_until_they_expire(b: Backend) {
     let s = &b.store;
     for i in 0..5 {
-        s.insert_event(event(&format!("n{i}"), &["app"], 100 + i))
-            .await
-            .unwrap();
+        s.insert_event(event(&format!("n{i}"), &["app"], 100 + i)).await.unwrap();
     }
     let first = s.claim("worker-a", 1_000, LEASE, 3).await.unwrap();
-    assert_eq!(
-        first
-            .iter()
-            .map(|d| d.notification_id.as_str())
-            .collect::<Vec<_>>(),
-        ["n0", "n1", "n2"]
-    );
-    assert_eq!(
-        first[0].body,
-        Bytes::from(r#"{"id":"n0","topic":"contact.user.created"}"#)
-    );
+    assert_eq!(first.iter().map(|d| d.notification_id.as_str()).collect::<Vec<_>>(), ["n0", "n1", "n2"]);
+    assert_eq!(first[0].body, Bytes::from(r#"{"id":"n0","topic":"contact.user.created"}"#));
     assert_eq!(first[0].attempts, 0);
     let second = s.claim("worker-b", 1_000, LEASE, 10).await.unwrap();
-    assert_eq!(
-        second
-            .iter()
-            .map(|d| d.notification_id.as_str())
-            .collect::<Vec<_>>(),
-        ["n3", "n4"]
-    );
-    assert!(
-        s.claim("worker-b", 30_999, LEASE, 10).await.unwrap().is_empty(),
-        "leases still held"
-    );
+    assert_eq!(second.iter().map(|d| d.notification_id.as_str()).collect::<Vec<_>>(), ["n3", "n4"]);
+    assert!(s.claim("worker-b", 30_999, LEASE, 10).await.unwrap().is_empty(), "leases still held");
     // worker-a crashed: its lease expires and worker-b takes the deliveries over.
     let taken_over = s.claim("worker-b", 31_000, LEASE, 10).await.unwrap();
     assert_eq!(taken_over.len(), 5);
@@ -131,9 +90,7 @@ async fn leases_hide_claims_until_they_expire(b: Backend) {
 async fn results_move_deliveries_between_states(b: Backend) {
     let s = &b.store;
     for i in 0..3 {
-        s.insert_event(event(&format!("n{i}"), &["app"], 0))
-            .await
-            .unwrap();
+        s.insert_event(event(&format!("n{i}"), &["app"], 0)).await.unwrap();
     }
     let claimed = s.claim("w", 0, LEASE, 10).await.unwrap();
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
@@ -141,21 +98,8 @@ async fn results_move_deliveries_between_states(b: Backend) {
         100,
         vec![
             (ids[0], AttemptResult::Delivered { status: Some(200) }),
-            (
-                ids[1],
-                AttemptResult::Retry {
-                    at: 5_000,
-                    status: Some(503),
-                    error: "HTTP 503".into(),
-                },
-            ),
-            (
-                ids[2],
-                AttemptResult::Dead {
-                    status: Some(400),
-                    error: "HTTP 400".into(),
-                },
-            ),
+            (ids[1], AttemptResult::Retry { at: 5_000, status: Some(503), error: "HTTP 503".into() }),
+            (ids[2], AttemptResult::Dead { status: Some(400), error: "HTTP 400".into() }),
         ],
     )
     .await
@@ -163,10 +107,7 @@ async fn results_move_deliveries_between_states(b: Backend) {
     let stats = s.stats().await.unwrap();
     assert_eq!((stats.pending, stats.dead), (1, 1));
     assert_eq!(stats.oldest_pending_received_at, Some(0));
-    assert!(
-        s.claim("w", 4_999, LEASE, 10).await.unwrap().is_empty(),
-        "the retry is not due yet"
-    );
+    assert!(s.claim("w", 4_999, LEASE, 10).await.unwrap().is_empty(), "the retry is not due yet");
     let retry = s.claim("w", 5_000, LEASE, 10).await.unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].id, ids[1]);
@@ -174,42 +115,17 @@ async fn results_move_deliveries_between_states(b: Backend) {
 
     let dead = s.dead_letters(DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        (dead[0].id, dead[0].attempts, dead[0].last_status),
-        (ids[2], 1, Some(400))
-    );
+    assert_eq!((dead[0].id, dead[0].attempts, dead[0].last_status), (ids[2], 1, Some(400)));
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 400"));
     assert_eq!(dead[0].dead_at, 100);
-    let none = DeadLetterFilter {
-        destination: Some("crm".into()),
-        ..Default::default()
-    };
+    let none = DeadLetterFilter { destination: Some("crm".into()), ..Default::default() };
     assert!(s.dead_letters(none.clone()).await.unwrap().is_empty());
     assert_eq!(s.replay(200, none).await.unwrap(), 0);
-    let later = DeadLetterFilter {
-        since: Some(101),
-        ..Default::default()
-    };
+    let later = DeadLetterFilter { since: Some(101), ..Default::default() };
     assert!(s.dead_letters(later).await.unwrap().is_empty());
 
-    assert_eq!(
-        s.replay(
-            200,
-            DeadLetterFilter {
-                id: Some(ids[2]),
-                ..Default::default()
-            }
-        )
-        .await
-        .unwrap(),
-        1
-    );
-    assert!(
-        s.dead_letters(DeadLetterFilter::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(s.replay(200, DeadLetterFilter { id: Some(ids[2]), ..Default::default() }).await.unwrap(), 1);
+    assert!(s.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty());
     let replayed = s.claim("w", 200, LEASE, 10).await.unwrap();
     assert_eq!(replayed.iter().map(|d| d.id).collect::<Vec<_>>(), [ids[2]]);
     assert_eq!(replayed[0].attempts, 0, "a replay starts a fresh retry schedule");
@@ -219,21 +135,14 @@ async fn purge_removes_only_old_fully_delivered_events(b: Backend) {
     let s = &b.store;
     s.insert_event(event("old-delivered", &["app"], 0)).await.unwrap();
     s.insert_event(event("old-dead", &["app"], 0)).await.unwrap();
-    s.insert_event(event("old-no-destinations", &[], 0))
-        .await
-        .unwrap();
-    s.insert_event(event("new-delivered", &["app"], 10_000))
-        .await
-        .unwrap();
+    s.insert_event(event("old-no-destinations", &[], 0)).await.unwrap();
+    s.insert_event(event("new-delivered", &["app"], 10_000)).await.unwrap();
     let claimed = s.claim("w", 10_000, LEASE, 10).await.unwrap();
     let results = claimed
         .iter()
         .map(|d| {
             let result = if d.notification_id == "old-dead" {
-                AttemptResult::Dead {
-                    status: None,
-                    error: "refused".into(),
-                }
+                AttemptResult::Dead { status: None, error: "refused".into() }
             } else {
                 AttemptResult::Delivered { status: Some(200) }
             };
@@ -244,36 +153,21 @@ async fn purge_removes_only_old_fully_delivered_events(b: Backend) {
     assert_eq!(s.purge_delivered(5_000).await.unwrap(), 2);
     assert!(s.event("default", "old-delivered").await.unwrap().is_none());
     assert!(s.event("default", "old-no-destinations").await.unwrap().is_none());
-    assert!(
-        s.event("default", "old-dead").await.unwrap().is_some(),
-        "dead letters are kept"
-    );
-    assert!(
-        s.event("default", "new-delivered").await.unwrap().is_some(),
-        "recent events are kept"
-    );
-    assert_eq!(
-        s.dead_letters(DeadLetterFilter::default()).await.unwrap().len(),
-        1
-    );
+    assert!(s.event("default", "old-dead").await.unwrap().is_some(), "dead letters are kept");
+    assert!(s.event("default", "new-delivered").await.unwrap().is_some(), "recent events are kept");
+    assert_eq!(s.dead_letters(DeadLetterFilter::default()).await.unwrap().len(), 1);
 }
 
 async fn close_keeps_everything_and_later_calls_fail(b: Backend) {
     for i in 0..100 {
-        b.store
-            .insert_event(event(&format!("n{i}"), &["app"], i))
-            .await
-            .unwrap();
+        b.store.insert_event(event(&format!("n{i}"), &["app"], i)).await.unwrap();
     }
     b.store.ping().await.unwrap();
     b.store.close().await;
     assert!(matches!(b.store.stats().await, Err(StoreError::Closed)));
     let reopened = SqliteStore::open(&b.path).unwrap();
     assert_eq!(reopened.stats().await.unwrap().pending, 100);
-    assert_eq!(
-        reopened.insert_event(event("n7", &["app"], 7)).await.unwrap(),
-        InsertOutcome::Duplicate
-    );
+    assert_eq!(reopened.insert_event(event("n7", &["app"], 7)).await.unwrap(), InsertOutcome::Duplicate);
     reopened.close().await;
 }
 
@@ -308,10 +202,7 @@ async fn sqlite_refuses_a_database_from_a_newer_version() {
         conn.pragma_update(None, "user_version", 99).unwrap();
     }
     let error = SqliteStore::open(&path).unwrap_err().to_string();
-    assert!(
-        error.contains("schema version 99 is newer") && error.contains("newer switchboard"),
-        "{error}"
-    );
+    assert!(error.contains("schema version 99 is newer") && error.contains("newer switchboard"), "{error}");
 }
 
 #[tokio::test]

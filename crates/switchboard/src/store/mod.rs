@@ -162,6 +162,32 @@ pub struct StoredEvent {
     pub deliveries: Vec<(String, String)>,
 }
 
+/// A destination switched off because it answered 410 Gone; its deliveries wait until it is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DisabledDestination {
+    /// The destination's name.
+    pub name: String,
+    /// When it was disabled.
+    pub disabled_at: Millis,
+    /// Why.
+    pub reason: String,
+}
+
+/// A contact deleted in Intercom (`contact.deleted`), recorded for the GDPR purge of local copies.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErasureRequest {
+    /// The app the notification came from.
+    pub app: String,
+    /// Intercom's contact id.
+    pub contact_id: String,
+    /// The contact's `external_id`, when the notification carried one.
+    pub external_id: Option<String>,
+    /// The notification that reported the deletion.
+    pub notification_id: String,
+    /// When it was recorded.
+    pub recorded_at: Millis,
+}
+
 /// Why a store operation failed. Callers answer 503 to Intercom on any of these.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -213,6 +239,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// One event by its key, with its deliveries' states.
     async fn event(&self, app: &str, notification_id: &str) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// Disables a destination (`Some`) or enables it again (`None`). Deliveries of a disabled
+    /// destination stay queued but are not claimed.
+    async fn set_destination_disabled(
+        &self,
+        name: &str,
+        disabled: Option<(Millis, String)>,
+    ) -> Result<(), StoreError>;
+
+    /// Destinations currently disabled.
+    async fn disabled_destinations(&self) -> Result<Vec<DisabledDestination>, StoreError>;
+
+    /// Records a contact deletion for the GDPR purge (idempotent per contact and notification).
+    async fn record_erasure(&self, request: ErasureRequest) -> Result<(), StoreError>;
+
+    /// Recorded contact deletions, oldest first.
+    async fn erasures(&self) -> Result<Vec<ErasureRequest>, StoreError>;
 
     /// Checks that the store answers and its schema is current (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -18,8 +18,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, InsertOutcome, Millis, NewEvent,
-    QueueStats, Store, StoreError, StoredEvent,
+    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
+    InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
 };
 
 /// Most commands committed in one transaction; bounds the latency a large batch adds.
@@ -32,7 +32,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 const PURGE_CHUNK: i64 = 500;
 
 /// The schema, one entry per version; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE events (
         id              INTEGER PRIMARY KEY,
         app             TEXT    NOT NULL,
@@ -61,44 +62,41 @@ const MIGRATIONS: &[&str] = &[r#"
     CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
     CREATE INDEX deliveries_dead ON deliveries (finished_at) WHERE state = 'dead';
     CREATE INDEX deliveries_event ON deliveries (event_id);
-"#];
+"#,
+    r#"
+    CREATE TABLE disabled_destinations (
+        name        TEXT PRIMARY KEY,
+        disabled_at INTEGER NOT NULL,
+        reason      TEXT NOT NULL
+    );
+    CREATE TABLE erasure_requests (
+        id              INTEGER PRIMARY KEY,
+        app             TEXT NOT NULL,
+        contact_id      TEXT NOT NULL,
+        external_id     TEXT,
+        notification_id TEXT NOT NULL,
+        recorded_at     INTEGER NOT NULL,
+        UNIQUE (app, contact_id, notification_id)
+    );
+"#,
+];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 enum Command {
     Insert(NewEvent, Reply<InsertOutcome>),
-    Claim {
-        owner: String,
-        now: Millis,
-        lease: Duration,
-        limit: usize,
-        reply: Reply<Vec<ClaimedDelivery>>,
-    },
-    Complete {
-        now: Millis,
-        results: Vec<(i64, AttemptResult)>,
-        reply: Reply<()>,
-    },
-    DeadLetters {
-        filter: DeadLetterFilter,
-        reply: Reply<Vec<DeadLetter>>,
-    },
-    Replay {
-        now: Millis,
-        filter: DeadLetterFilter,
-        reply: Reply<u64>,
-    },
-    Purge {
-        before: Millis,
-        reply: Reply<u64>,
-    },
+    Claim { owner: String, now: Millis, lease: Duration, limit: usize, reply: Reply<Vec<ClaimedDelivery>> },
+    Complete { now: Millis, results: Vec<(i64, AttemptResult)>, reply: Reply<()> },
+    DeadLetters { filter: DeadLetterFilter, reply: Reply<Vec<DeadLetter>> },
+    Replay { now: Millis, filter: DeadLetterFilter, reply: Reply<u64> },
+    Purge { before: Millis, reply: Reply<u64> },
     Stats(Reply<QueueStats>),
-    Event {
-        app: String,
-        notification_id: String,
-        reply: Reply<Option<StoredEvent>>,
-    },
+    Event { app: String, notification_id: String, reply: Reply<Option<StoredEvent>> },
     Ping(Reply<()>),
+    SetDisabled { name: String, disabled: Option<(Millis, String)>, reply: Reply<()> },
+    Disabled(Reply<Vec<DisabledDestination>>),
+    RecordErasure(ErasureRequest, Reply<()>),
+    Erasures(Reply<Vec<ErasureRequest>>),
 }
 
 /// A finished command whose reply waits for the commit.
@@ -118,18 +116,14 @@ fn db_error(e: rusqlite::Error) -> StoreError {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let open_error = |reason: String| StoreError::Open {
-        path: path.display().to_string(),
-        reason,
-    };
+    let open_error = |reason: String| StoreError::Open { path: path.display().to_string(), reason };
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| open_error(format!("{e}; check that the directory exists and is writable")))?;
     // busy_timeout lets the CLI (dlq replay) and a running service share the file.
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| open_error(e.to_string()))?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(|e| open_error(e.to_string()))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -141,9 +135,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(db_error)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_error)?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(StoreError::Open {
@@ -156,8 +148,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().map_err(db_error)?;
         tx.execute_batch(sql).map_err(db_error)?;
-        tx.pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(db_error)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1).map_err(db_error)?;
         tx.commit().map_err(db_error)?;
     }
     Ok(())
@@ -180,18 +171,12 @@ impl SqliteStore {
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, receiver))
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpoint_conn, stop_rx))
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::Open { path: path.display().to_string(), reason: e.to_string() })?;
         Ok(SqliteStore {
             path: path.to_owned(),
             sender: Mutex::new(Some(sender)),
@@ -206,12 +191,7 @@ impl SqliteStore {
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StoreError> {
-        let sender = self
-            .sender
-            .lock()
-            .map_err(|_| StoreError::Closed)?
-            .clone()
-            .ok_or(StoreError::Closed)?;
+        let sender = self.sender.lock().map_err(|_| StoreError::Closed)?.clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -284,6 +264,10 @@ fn fail(command: Command, error: StoreError) {
         Command::Stats(r) => drop(r.send(Err(error))),
         Command::Event { reply, .. } => drop(reply.send(Err(error))),
         Command::Ping(r) => drop(r.send(Err(error))),
+        Command::SetDisabled { reply, .. } => drop(reply.send(Err(error))),
+        Command::Disabled(r) => drop(r.send(Err(error))),
+        Command::RecordErasure(_, r) => drop(r.send(Err(error))),
+        Command::Erasures(r) => drop(r.send(Err(error))),
     }
 }
 
@@ -319,30 +303,71 @@ fn atomically<T: Send + 'static>(
 fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> Pending {
     match command {
         Command::Insert(event, reply) => atomically(tx, reply, |tx| insert(tx, &event)),
-        Command::Claim {
-            owner,
-            now,
-            lease,
-            limit,
-            reply,
-        } => atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit)),
+        Command::Claim { owner, now, lease, limit, reply } => {
+            atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit))
+        }
         Command::Complete { now, results, reply } => atomically(tx, reply, |tx| complete(tx, now, &results)),
         Command::DeadLetters { filter, reply } => atomically(tx, reply, |tx| dead_letters(tx, &filter)),
         Command::Replay { now, filter, reply } => atomically(tx, reply, |tx| replay(tx, now, &filter)),
         Command::Purge { before, reply } => atomically(tx, reply, |tx| purge(tx, before)),
         Command::Stats(reply) => atomically(tx, reply, stats),
-        Command::Event {
-            app,
-            notification_id,
-            reply,
-        } => atomically(tx, reply, |tx| event(tx, &app, &notification_id)),
+        Command::Event { app, notification_id, reply } => {
+            atomically(tx, reply, |tx| event(tx, &app, &notification_id))
+        }
+        Command::SetDisabled { name, disabled, reply } => atomically(tx, reply, |tx| {
+            match disabled {
+                Some((at, reason)) => tx.execute(
+                    "INSERT INTO disabled_destinations (name, disabled_at, reason) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason",
+                    params![name, at, reason],
+                )?,
+                None => tx.execute("DELETE FROM disabled_destinations WHERE name = ?1", [name])?,
+            };
+            Ok(())
+        }),
+        Command::Disabled(reply) => atomically(tx, reply, |tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT name, disabled_at, reason FROM disabled_destinations ORDER BY name",
+            )?;
+            statement
+                .query_map([], |r| {
+                    Ok(DisabledDestination { name: r.get(0)?, disabled_at: r.get(1)?, reason: r.get(2)? })
+                })?
+                .collect()
+        }),
+        Command::RecordErasure(request, reply) => atomically(tx, reply, |tx| {
+            tx.prepare_cached(
+                "INSERT INTO erasure_requests (app, contact_id, external_id, notification_id, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                request.app,
+                request.contact_id,
+                request.external_id,
+                request.notification_id,
+                request.recorded_at
+            ])?;
+            Ok(())
+        }),
+        Command::Erasures(reply) => atomically(tx, reply, |tx| {
+            let mut statement = tx.prepare_cached(
+                "SELECT app, contact_id, external_id, notification_id, recorded_at FROM erasure_requests ORDER BY id",
+            )?;
+            statement
+                .query_map([], |r| {
+                    Ok(ErasureRequest {
+                        app: r.get(0)?,
+                        contact_id: r.get(1)?,
+                        external_id: r.get(2)?,
+                        notification_id: r.get(3)?,
+                        recorded_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+        }),
         Command::Ping(reply) => atomically(tx, reply, |tx| {
             let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-            if version == MIGRATIONS.len() as i64 {
-                Ok(())
-            } else {
-                Err(rusqlite::Error::InvalidQuery)
-            }
+            if version == MIGRATIONS.len() as i64 { Ok(()) } else { Err(rusqlite::Error::InvalidQuery) }
         }),
     }
 }
@@ -392,6 +417,7 @@ fn claim(
          WHERE id IN (
              SELECT id FROM deliveries
              WHERE state = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
+               AND destination NOT IN (SELECT name FROM disabled_destinations)
              ORDER BY next_attempt_at, id LIMIT ?4)
          RETURNING id, event_id, destination, attempts",
     )?;
@@ -530,14 +556,8 @@ fn stats(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<QueueStats> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let dead: u64 = tx.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| {
-        r.get(0)
-    })?;
-    Ok(QueueStats {
-        pending,
-        oldest_pending_received_at: oldest,
-        dead,
-    })
+    let dead: u64 = tx.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
+    Ok(QueueStats { pending, oldest_pending_received_at: oldest, dead })
 }
 
 fn event(
@@ -549,13 +569,7 @@ fn event(
         .query_row(
             "SELECT id, topic, body FROM events WHERE app = ?1 AND notification_id = ?2",
             params![app, notification_id],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            },
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)),
         )
         .optional()?;
     let Some((id, topic, body)) = found else {
@@ -564,9 +578,8 @@ fn event(
     let mut statement = tx.prepare_cached(
         "SELECT destination, state FROM deliveries WHERE event_id = ?1 ORDER BY destination",
     )?;
-    let deliveries = statement
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let deliveries =
+        statement.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     Ok(Some(StoredEvent {
         id,
         app: app.to_owned(),
@@ -591,14 +604,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let owner = owner.to_owned();
-        self.call(|reply| Command::Claim {
-            owner,
-            now,
-            lease,
-            limit,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Claim { owner, now, lease, limit, reply }).await
     }
 
     async fn complete(&self, now: Millis, results: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
@@ -630,12 +636,28 @@ impl Store for SqliteStore {
 
     async fn event(&self, app: &str, notification_id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let (app, notification_id) = (app.to_owned(), notification_id.to_owned());
-        self.call(|reply| Command::Event {
-            app,
-            notification_id,
-            reply,
-        })
-        .await
+        self.call(|reply| Command::Event { app, notification_id, reply }).await
+    }
+
+    async fn set_destination_disabled(
+        &self,
+        name: &str,
+        disabled: Option<(Millis, String)>,
+    ) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.call(|reply| Command::SetDisabled { name, disabled, reply }).await
+    }
+
+    async fn disabled_destinations(&self) -> Result<Vec<DisabledDestination>, StoreError> {
+        self.call(Command::Disabled).await
+    }
+
+    async fn record_erasure(&self, request: ErasureRequest) -> Result<(), StoreError> {
+        self.call(|reply| Command::RecordErasure(request, reply)).await
+    }
+
+    async fn erasures(&self) -> Result<Vec<ErasureRequest>, StoreError> {
+        self.call(Command::Erasures).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -650,11 +672,8 @@ impl Store for SqliteStore {
         if let Ok(mut stop) = self.stop_checkpoints.lock() {
             stop.take();
         }
-        let threads: Vec<JoinHandle<()>> = self
-            .threads
-            .lock()
-            .map(|mut t| t.drain(..).collect())
-            .unwrap_or_default();
+        let threads: Vec<JoinHandle<()>> =
+            self.threads.lock().map(|mut t| t.drain(..).collect()).unwrap_or_default();
         let _ = tokio::task::spawn_blocking(move || {
             for thread in threads {
                 let _ = thread.join();

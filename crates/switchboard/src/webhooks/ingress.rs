@@ -1,20 +1,135 @@
-//! `POST/HEAD {webhooks.path}`: where Intercom delivers notifications.
+//! `POST/HEAD {webhooks.path}[/{app}]`: where Intercom delivers notifications.
+//!
+//! The order of checks is the security and durability contract: size limit, then the signature
+//! over the raw bytes (nothing unverified is parsed or stored), then the envelope, then the age
+//! (replay protection), then a durable insert bounded by `webhooks.ack_deadline`. Only an insert
+//! that committed gets a 2xx (invariant 1); anything else gets a status that makes Intercom retry.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Notify;
 
-use super::signature::{self, SignatureError};
+use super::signature;
+use super::topic::TopicPattern;
 use crate::secrets::Secret;
+use crate::store::{InsertOutcome, NewEvent, Store};
 
-/// What the ingress needs: the client secrets that may sign notifications.
+/// The name of the app served at the bare `webhooks.path`.
+pub const DEFAULT_APP: &str = "default";
+/// Built-in handler deliveries (cache invalidation, erasure records) for `contact.*` topics.
+pub const BUILTIN_DESTINATION: &str = "@builtin";
+
+/// One Intercom app accepted by the ingress.
 #[derive(Debug, Clone)]
-pub struct IngressState {
+pub struct IngressApp {
+    /// The app's name (`default` for the bare path).
+    pub name: String,
     /// Active client secrets (two during a rotation).
     pub client_secrets: Vec<Secret>,
+}
+
+/// A destination's topic filter, for fan-out at ingest.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The destination's name.
+    pub destination: String,
+    /// The topics it receives.
+    pub topics: Vec<TopicPattern>,
+}
+
+/// What the ingress needs, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Ingress {
+    inner: Arc<IngressInner>,
+}
+
+#[derive(Debug)]
+struct IngressInner {
+    apps: Vec<IngressApp>,
+    routes: Vec<Route>,
+    store: Arc<dyn Store>,
+    max_body: usize,
+    max_event_age: Duration,
+    ack_deadline: Duration,
+    stored: Arc<Notify>,
+}
+
+impl Ingress {
+    /// An ingress for `apps` that stores into `store` and wakes `stored` after each new event.
+    pub fn new(
+        apps: Vec<IngressApp>,
+        routes: Vec<Route>,
+        store: Arc<dyn Store>,
+        limits: IngressLimits,
+        stored: Arc<Notify>,
+    ) -> Self {
+        Ingress {
+            inner: Arc::new(IngressInner {
+                apps,
+                routes,
+                store,
+                max_body: limits.max_body,
+                max_event_age: limits.max_event_age,
+                ack_deadline: limits.ack_deadline,
+                stored,
+            }),
+        }
+    }
+
+    /// The destinations an event of `topic` goes to.
+    pub fn destinations_for(&self, topic: &str) -> Vec<String> {
+        let mut destinations: Vec<String> = self
+            .inner
+            .routes
+            .iter()
+            .filter(|r| r.topics.iter().any(|p| p.matches(topic)))
+            .map(|r| r.destination.clone())
+            .collect();
+        if topic.starts_with("contact.") {
+            destinations.push(BUILTIN_DESTINATION.to_owned());
+        }
+        destinations
+    }
+}
+
+/// The ingress's limits, from `[webhooks]`.
+#[derive(Debug, Clone, Copy)]
+pub struct IngressLimits {
+    /// Largest body accepted.
+    pub max_body: usize,
+    /// Oldest `created_at` accepted.
+    pub max_event_age: Duration,
+    /// Longest wait for a durable commit.
+    pub ack_deadline: Duration,
+}
+
+/// The fields the ingress reads; everything else is stored as received.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    topic: Option<Cow<'a, str>>,
+    created_at: Option<i64>,
+}
+
+/// The ingress routes: `POST`/`HEAD` at `path` (the default app) and at `path/{app}`.
+pub fn routes(path: &str, ingress: Ingress) -> axum::Router {
+    use axum::routing::post;
+    let path = path.trim_end_matches('/');
+    axum::Router::new()
+        .route(path, post(receive_default).head(head))
+        .route(&format!("{path}/{{app}}"), post(receive_named).head(head))
+        .with_state(ingress)
 }
 
 /// `HEAD`: Intercom validates the URL with it before it saves a subscription.
@@ -22,35 +137,139 @@ pub async fn head() -> StatusCode {
     StatusCode::OK
 }
 
-/// `POST`: verifies the signature on the raw body before anything else reads it.
-pub async fn receive(State(state): State<IngressState>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
-    if let Err(error) = signature::verify(header, &body, &state.client_secrets) {
-        tracing::warn!(reason = error.reason(), "webhook refused: {error}");
-        return rejection(StatusCode::UNAUTHORIZED, error);
-    }
-    // Invariant 1 (DESIGN.md): a 2xx only once the event is durably stored. The store arrives with
-    // the webhook delivery work; until then a verified notification gets 503, so Intercom retries it.
-    tracing::warn!("verified webhook not stored: this build has no event store yet");
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, "60")],
-        Json(json!({
-            "status": "unavailable",
-            "signature": "valid",
-            "error": "this build verifies webhooks but cannot store them yet, so it does not acknowledge them; \
-                      Intercom will retry"
-        })),
-    )
-        .into_response()
+/// `POST {webhooks.path}`: the default app.
+pub async fn receive_default(State(ingress): State<Ingress>, headers: HeaderMap, body: Body) -> Response {
+    receive(&ingress, DEFAULT_APP, &headers, body).await
 }
 
-fn rejection(status: StatusCode, error: SignatureError) -> Response {
-    let body = json!({
-        "error": {
-            "code": format!("signature_{}", error.reason()),
-            "message": format!("{error}; check that the client secret configured in webhooks.client_secrets is the app's current one"),
+/// `POST {webhooks.path}/{app}`: a named app.
+pub async fn receive_named(
+    State(ingress): State<Ingress>,
+    Path(app): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    receive(&ingress, &app, &headers, body).await
+}
+
+async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let inner = &ingress.inner;
+    let Some(app) = inner.apps.iter().find(|a| a.name == app_name) else {
+        return error(StatusCode::NOT_FOUND, "unknown_app", "no Intercom app is configured at this path");
+    };
+    let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
+        Ok(body) => body,
+        Err(_) => {
+            metrics::counter!("switchboard_webhooks_refused_total", "reason" => "too_large").increment(1);
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+            );
         }
-    });
-    (status, Json(body)).into_response()
+    };
+    let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
+    if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
+        metrics::counter!("switchboard_webhook_verification_failures_total", "reason" => e.reason())
+            .increment(1);
+        tracing::warn!(app = app_name, reason = e.reason(), "webhook refused: {e}");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            &format!("signature_{}", e.reason()),
+            &format!("{e}; check that webhooks.client_secrets holds the app's current client secret"),
+        );
+    }
+    let envelope: Envelope<'_> = match serde_json::from_slice(&body) {
+        Ok(envelope) => envelope,
+        Err(e) => return refuse("invalid_json", &format!("the body is not a JSON notification: {e}")),
+    };
+    let (Some(id), Some(topic)) = (envelope.id, envelope.topic) else {
+        return refuse("missing_fields", "the notification has no \"id\" or no \"topic\"");
+    };
+    if id.is_empty() || topic.is_empty() {
+        return refuse("missing_fields", "the notification's \"id\" or \"topic\" is empty");
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    if let Some(created_at) = envelope.created_at {
+        let age = now.as_secs() as i64 - created_at;
+        if age > inner.max_event_age.as_secs() as i64 {
+            return refuse(
+                "too_old",
+                &format!(
+                    "the notification was created {} ago, beyond webhooks.max_event_age ({}); \
+                     refused so that an old captured request cannot be replayed",
+                    humantime::format_duration(Duration::from_secs(age as u64)),
+                    humantime::format_duration(inner.max_event_age)
+                ),
+            );
+        }
+    }
+    let event = NewEvent {
+        app: app.name.clone(),
+        notification_id: id.into_owned(),
+        topic: topic.clone().into_owned(),
+        destinations: ingress.destinations_for(&topic),
+        created_at: envelope.created_at,
+        received_at: now.as_millis() as i64,
+        body: body.clone(),
+    };
+    let topic_label = metric_topic(&topic);
+    let outcome = tokio::time::timeout(inner.ack_deadline, inner.store.insert_event(event)).await;
+    let response = match outcome {
+        Ok(Ok(InsertOutcome::Stored(_))) => {
+            inner.stored.notify_one();
+            metrics::counter!("switchboard_webhooks_ingested_total", "topic" => topic_label, "result" => "stored")
+                .increment(1);
+            (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response()
+        }
+        Ok(Ok(InsertOutcome::Duplicate)) => {
+            metrics::counter!("switchboard_webhooks_ingested_total", "topic" => topic_label, "result" => "duplicate")
+                .increment(1);
+            (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
+        }
+        Ok(Err(e)) => {
+            metrics::counter!("switchboard_webhooks_ingested_total", "topic" => topic_label, "result" => "store_error")
+                .increment(1);
+            tracing::error!(error = %e, "webhook not stored; answering 503 so Intercom retries");
+            unavailable("the event store failed; Intercom will retry")
+        }
+        Err(_) => {
+            metrics::counter!("switchboard_webhooks_ingested_total", "topic" => topic_label, "result" => "timeout")
+                .increment(1);
+            tracing::error!(
+                deadline = %humantime::format_duration(inner.ack_deadline),
+                "webhook commit missed webhooks.ack_deadline; answering 503 so Intercom retries"
+            );
+            unavailable("the event store did not commit in time; Intercom will retry")
+        }
+    };
+    metrics::histogram!("switchboard_webhook_ack_seconds").record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Topics are signed by Intercom, so they are trusted as labels, but bounded anyway: a label per
+/// known prefix keeps the metric's cardinality fixed even if Intercom adds topics.
+fn metric_topic(topic: &str) -> String {
+    let mut parts = topic.splitn(3, '.');
+    match (parts.next(), parts.next()) {
+        (Some(first), Some(second)) if first.len() + second.len() < 40 => format!("{first}.{second}"),
+        (Some(first), _) if first.len() < 40 => first.to_owned(),
+        _ => "other".to_owned(),
+    }
+}
+
+fn refuse(code: &str, message: &str) -> Response {
+    metrics::counter!("switchboard_webhooks_refused_total", "reason" => code.to_owned()).increment(1);
+    error(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn unavailable(message: &str) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+    response
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
 }

@@ -35,10 +35,7 @@ impl SignatureError {
 
 /// The `X-Hub-Signature` value Intercom would send for `body` under `client_secret`.
 pub fn sign(client_secret: &[u8], body: &[u8]) -> String {
-    format!(
-        "sha1={}",
-        hex::encode(mac(client_secret, body).finalize().into_bytes())
-    )
+    format!("sha1={}", hex::encode(mac(client_secret, body).finalize().into_bytes()))
 }
 
 fn mac(key: &[u8], body: &[u8]) -> HmacSha1 {
@@ -52,10 +49,7 @@ fn mac(key: &[u8], body: &[u8]) -> HmacSha1 {
 /// Checks `header` against `body` under each secret (two during a rotation), in constant time.
 pub fn verify(header: Option<&str>, body: &[u8], secrets: &[Secret]) -> Result<(), SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
-    let hex_digits = header
-        .trim()
-        .strip_prefix("sha1=")
-        .ok_or(SignatureError::Malformed)?;
+    let hex_digits = header.trim().strip_prefix("sha1=").ok_or(SignatureError::Malformed)?;
     if hex_digits.len() != 40 {
         return Err(SignatureError::Malformed);
     }
@@ -65,11 +59,7 @@ pub fn verify(header: Option<&str>, body: &[u8], secrets: &[Secret]) -> Result<(
         // verify_slice compares in constant time; every secret is tried so timing does not reveal which matched.
         matched |= secret.with_value(|key| mac(key.as_bytes(), body).verify_slice(&expected).is_ok());
     }
-    if matched {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    if matched { Ok(()) } else { Err(SignatureError::Mismatch) }
 }
 
 #[cfg(test)]
@@ -85,19 +75,10 @@ mod tests {
         let old = Secret::generated("webhooks.client_secrets[0]", "old");
         let current = Secret::generated("webhooks.client_secrets[1]", "key");
         assert_eq!(verify(Some(&header), body, &[old.clone(), current]), Ok(()));
-        assert_eq!(
-            verify(Some(&header), body, std::slice::from_ref(&old)),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify(Some(&header), body, std::slice::from_ref(&old)), Err(SignatureError::Mismatch));
         let old: &[Secret] = std::slice::from_ref(&old);
         assert_eq!(verify(None, body, old), Err(SignatureError::Missing));
-        assert_eq!(
-            verify(Some(&header[5..]), body, old),
-            Err(SignatureError::Malformed)
-        );
-        assert_eq!(
-            verify(Some(&header[..30]), body, old),
-            Err(SignatureError::Malformed)
-        );
+        assert_eq!(verify(Some(&header[5..]), body, old), Err(SignatureError::Malformed));
+        assert_eq!(verify(Some(&header[..30]), body, old), Err(SignatureError::Malformed));
     }
 }

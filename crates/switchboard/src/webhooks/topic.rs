@@ -33,19 +33,12 @@ impl TopicPattern {
             Some(body) => (body, true),
             None => (text, false),
         };
-        let valid_segment = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        };
+        let valid_segment =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !body.split('.').all(valid_segment) {
             return Err(bad());
         }
-        Ok(if prefix {
-            TopicPattern::Prefix(body.to_owned())
-        } else {
-            TopicPattern::Exact(body.to_owned())
-        })
+        Ok(if prefix { TopicPattern::Prefix(body.to_owned()) } else { TopicPattern::Exact(body.to_owned()) })
     }
 
     /// Whether `topic` is selected by this pattern.
@@ -88,22 +81,12 @@ mod tests {
         assert!(exact.matches("conversation.user.replied"));
         assert!(!exact.matches("conversation.user.replied.translated"));
         assert!(TopicPattern::parse("*").unwrap().matches("ping"));
-        assert_eq!(
-            TopicPattern::parse("conversation.user.*").unwrap().to_string(),
-            "conversation.user.*"
-        );
+        assert_eq!(TopicPattern::parse("conversation.user.*").unwrap().to_string(), "conversation.user.*");
     }
 
     #[test]
     fn refuses_malformed_patterns() {
-        for bad in [
-            "",
-            "contact.",
-            "*.created",
-            "contact..user",
-            "contact.*.created",
-            "contact user",
-        ] {
+        for bad in ["", "contact.", "*.created", "contact..user", "contact.*.created", "contact user"] {
             assert!(TopicPattern::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

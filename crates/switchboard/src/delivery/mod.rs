@@ -1,0 +1,301 @@
+//! Delivery of stored events: claim with a lease, run the built-in handlers, POST to destinations,
+//! then record delivered, retry later, or dead-letter.
+//!
+//! Delivery is at least once. An event reaches a destination more than once only when an attempt's
+//! outcome was lost: the destination answered but the result was not recorded (a crash, or a lease
+//! that expired during a slow attempt). Destinations should deduplicate on `webhook-id` (the Intercom
+//! notification id, also sent as `X-Intercom-Notification-Id`).
+
+pub mod builtin;
+pub mod schedule;
+pub mod signing;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+pub use builtin::{Builtin, ContactCache};
+pub use schedule::RetrySchedule;
+
+use crate::secrets::Secret;
+use crate::store::{AttemptResult, ClaimedDelivery, Millis, Store};
+use crate::webhooks::ingress::BUILTIN_DESTINATION;
+
+/// A configured HTTP destination.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// Its name.
+    pub name: String,
+    /// Where deliveries are POSTed.
+    pub url: url::Url,
+    /// The signing secret, if configured.
+    pub secret: Option<Secret>,
+    /// How long one attempt may take.
+    pub timeout: Duration,
+}
+
+/// How the dispatcher behaves, from `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Retry delays.
+    pub schedule: RetrySchedule,
+    /// Claim lease.
+    pub lease: Duration,
+    /// Attempts in flight at once.
+    pub concurrency: usize,
+    /// How often to look for due retries when nothing new arrives.
+    pub poll_interval: Duration,
+}
+
+/// The delivery worker of one process.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    inner: Arc<DispatcherInner>,
+}
+
+#[derive(Debug)]
+struct DispatcherInner {
+    store: Arc<dyn Store>,
+    destinations: HashMap<String, Destination>,
+    builtin: Builtin,
+    http: reqwest::Client,
+    settings: DispatchSettings,
+    wake: Arc<Notify>,
+    owner: String,
+}
+
+fn now_millis() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Dispatcher {
+    /// A dispatcher delivering from `store` to `destinations`; `wake` is notified by the ingress.
+    pub fn new(
+        store: Arc<dyn Store>,
+        destinations: Vec<Destination>,
+        builtin: Builtin,
+        settings: DispatchSettings,
+        wake: Arc<Notify>,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+            // Destinations get the original body; following redirects would re-send it elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Ok(Dispatcher {
+            inner: Arc::new(DispatcherInner {
+                store,
+                destinations: destinations.into_iter().map(|d| (d.name.clone(), d)).collect(),
+                builtin,
+                http,
+                settings,
+                wake,
+                owner,
+            }),
+        })
+    }
+
+    /// Delivers until `shutdown` turns true, then waits for attempts in flight (up to the lease;
+    /// whatever is still unfinished returns to the queue when its lease expires).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let inner = &self.inner;
+        let permits = Arc::new(Semaphore::new(inner.settings.concurrency));
+        let mut attempts = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while attempts.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = attempts.join_next() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let claimed =
+                match inner.store.claim(&inner.owner, now_millis(), inner.settings.lease, free).await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot claim deliveries; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(inner.settings.poll_interval) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        continue;
+                    }
+                };
+            if claimed.is_empty() {
+                tokio::select! {
+                    () = inner.wake.notified() => {}
+                    () = tokio::time::sleep(inner.settings.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            for delivery in claimed {
+                let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+                let this = self.clone();
+                attempts.spawn(async move {
+                    let result = this.attempt(&delivery).await;
+                    if let Err(error) =
+                        this.inner.store.complete(now_millis(), vec![(delivery.id, result)]).await
+                    {
+                        // The lease will expire and the delivery will be attempted again: at least once.
+                        tracing::error!(%error, delivery = delivery.id, "cannot record a delivery result");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+        let drain = async { while attempts.join_next().await.is_some() {} };
+        if tokio::time::timeout(inner.settings.lease, drain).await.is_err() {
+            tracing::warn!(
+                "deliveries still in flight at shutdown return to the queue when their leases expire"
+            );
+        }
+    }
+
+    async fn attempt(&self, delivery: &ClaimedDelivery) -> AttemptResult {
+        let inner = &self.inner;
+        let started = Instant::now();
+        let attempt_number = delivery.attempts + 1;
+        let (outcome, label) = if delivery.destination == BUILTIN_DESTINATION {
+            match inner.builtin.handle(delivery).await {
+                Ok(()) => (Outcome::Delivered(None), "delivered"),
+                Err(error) => (Outcome::Failed { status: None, error, retry_after: None }, "failed"),
+            }
+        } else if let Some(destination) = inner.destinations.get(&delivery.destination) {
+            let outcome = self.post(destination, delivery).await;
+            let label = match &outcome {
+                Outcome::Delivered(_) => "delivered",
+                Outcome::Gone => "gone",
+                Outcome::Failed { .. } => "failed",
+            };
+            (outcome, label)
+        } else {
+            let error = format!(
+                "destination {:?} is no longer configured; add it back and replay, or ignore",
+                delivery.destination
+            );
+            return AttemptResult::Dead { status: None, error };
+        };
+        metrics::counter!(
+            "switchboard_delivery_attempts_total",
+            "destination" => delivery.destination.clone(),
+            "result" => label
+        )
+        .increment(1);
+        metrics::histogram!("switchboard_delivery_seconds", "destination" => delivery.destination.clone())
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Outcome::Delivered(status) => AttemptResult::Delivered { status },
+            Outcome::Gone => {
+                let reason = "answered 410 Gone".to_owned();
+                tracing::error!(
+                    destination = %delivery.destination,
+                    "DESTINATION DISABLED: it answered 410 Gone. Its deliveries are kept queued and will not be \
+                     attempted until it is enabled again (switchboard destinations enable NAME)"
+                );
+                if let Err(error) = inner
+                    .store
+                    .set_destination_disabled(&delivery.destination, Some((now_millis(), reason.clone())))
+                    .await
+                {
+                    tracing::error!(%error, "cannot record the disabled destination");
+                }
+                AttemptResult::Retry { at: now_millis(), status: Some(410), error: reason }
+            }
+            Outcome::Failed { status, error, retry_after } => {
+                match inner.settings.schedule.next_delay(attempt_number, retry_after) {
+                    Some(delay) => {
+                        tracing::warn!(
+                            destination = %delivery.destination,
+                            attempt = attempt_number,
+                            retry_in = %humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
+                            "delivery failed: {error}"
+                        );
+                        AttemptResult::Retry { at: now_millis() + delay.as_millis() as i64, status, error }
+                    }
+                    None => {
+                        tracing::error!(
+                            destination = %delivery.destination,
+                            attempts = attempt_number,
+                            "delivery dead-lettered after its last attempt: {error}"
+                        );
+                        metrics::counter!(
+                            "switchboard_dead_letters_total",
+                            "destination" => delivery.destination.clone()
+                        )
+                        .increment(1);
+                        AttemptResult::Dead { status, error }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn post(&self, destination: &Destination, delivery: &ClaimedDelivery) -> Outcome {
+        let timestamp = now_millis() / 1000;
+        let mut request = self
+            .inner
+            .http
+            .post(destination.url.clone())
+            .timeout(destination.timeout)
+            .header("content-type", "application/json")
+            .header("webhook-id", &delivery.notification_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("x-intercom-topic", &delivery.topic)
+            .header("x-intercom-notification-id", &delivery.notification_id)
+            .header("x-switchboard-app", &delivery.app)
+            .header("x-switchboard-attempt", (delivery.attempts + 1).to_string());
+        if let Some(secret) = &destination.secret {
+            let signature = secret.with_value(|value| {
+                signing::sign(
+                    &signing::signing_key(value),
+                    &delivery.notification_id,
+                    timestamp,
+                    &delivery.body,
+                )
+            });
+            request = request.header("webhook-signature", signature);
+        }
+        match request.body(delivery.body.clone()).send().await {
+            Ok(response) if response.status().is_success() => {
+                Outcome::Delivered(Some(response.status().as_u16()))
+            }
+            Ok(response) if response.status() == reqwest::StatusCode::GONE => Outcome::Gone,
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| schedule::parse_retry_after(v, SystemTime::now()));
+                Outcome::Failed { status: Some(status), error: format!("HTTP {status}"), retry_after }
+            }
+            Err(error) => {
+                let error = if error.is_timeout() {
+                    format!("no answer within {}", humantime::format_duration(destination.timeout))
+                } else if error.is_connect() {
+                    "connection failed".to_owned()
+                } else {
+                    // reqwest's message names the URL, which is configuration, not a secret.
+                    error.to_string()
+                };
+                Outcome::Failed { status: None, error, retry_after: None }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Delivered(Option<u16>),
+    Gone,
+    Failed { status: Option<u16>, error: String, retry_after: Option<Duration> },
+}

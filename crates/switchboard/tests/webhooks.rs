@@ -1,0 +1,262 @@
+//! Webhook ingress: signatures, limits, parsing, replay protection, deduplication and durability.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{CLIENT_SECRET, ROTATED_SECRET, notification, post_signed, spawn_app};
+use switchboard::store::{
+    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
+    InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
+};
+use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
+
+async fn error_code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn signatures_are_checked_on_the_raw_body_before_anything_is_stored() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+    let body = notification("notif_sig", "contact.user.created");
+    let good = switchboard::webhooks::sign(CLIENT_SECRET.as_bytes(), body.as_bytes());
+    let send = |signature: Option<String>, body: String| {
+        let mut request = http.post(&url).header("content-type", "application/json").body(body);
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature", signature);
+        }
+        request.send()
+    };
+
+    let cases = [
+        (
+            "wrong secret",
+            Some(switchboard::webhooks::sign(b"another-secret", body.as_bytes())),
+            "signature_mismatch",
+        ),
+        ("missing header", None, "signature_missing"),
+        ("no sha1= prefix", Some(good.trim_start_matches("sha1=").to_owned()), "signature_malformed"),
+        ("truncated hex", Some(good[..good.len() - 2].to_owned()), "signature_malformed"),
+        ("sha256 prefix", Some(good.replace("sha1=", "sha256=")), "signature_malformed"),
+        ("not hex", Some(format!("sha1={}", "z".repeat(40))), "signature_malformed"),
+    ];
+    for (case, signature, code) in cases {
+        let (status, got) = error_code(send(signature, body.clone()).await.unwrap()).await;
+        assert_eq!((status, got.as_str()), (401, code), "{case}");
+    }
+    // Empty body with the signature of the real body: refused, not parsed.
+    let (status, code) = error_code(send(Some(good.clone()), String::new()).await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (401, "signature_mismatch"));
+    assert!(app.store.event("default", "notif_sig").await.unwrap().is_none(), "nothing refused is stored");
+    assert_eq!(app.store.stats().await.unwrap(), QueueStats::default());
+
+    // Uppercase hex is the same MAC: accepted.
+    let upper = format!("sha1={}", good.trim_start_matches("sha1=").to_uppercase());
+    let response = send(Some(upper), body.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["status"], "stored");
+    assert!(app.store.event("default", "notif_sig").await.unwrap().is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn both_secrets_are_accepted_during_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let path = common::write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("client_secrets = [\"file:{d}/client_secret\"]"),
+        &format!("client_secrets = [\"file:{d}/client_secret\", \"file:{d}/rotated_secret\"]"),
+    );
+    std::fs::write(&path, text).unwrap();
+    let app = common::spawn_in(dir, path).await;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+    for (id, secret) in [("notif_old", CLIENT_SECRET), ("notif_new", ROTATED_SECRET)] {
+        let response = post_signed(&http, &url, secret, &notification(id, "ping")).await;
+        assert_eq!(response.status(), 200, "{id}");
+    }
+    let response = post_signed(&http, &url, "neither", &notification("notif_x", "ping")).await;
+    assert_eq!(response.status(), 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_are_limited_parsed_and_checked_for_age_after_verification() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+
+    let huge = format!(r#"{{"id":"notif_big","topic":"ping","pad":"{}"}}"#, "x".repeat(1024 * 1024));
+    let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &huge).await).await;
+    assert_eq!((status, code.as_str()), (413, "body_too_large"));
+
+    let cases = [
+        ("not json", "this is not json".to_owned(), "invalid_json"),
+        ("no id", r#"{"topic":"ping"}"#.to_owned(), "missing_fields"),
+        ("no topic", r#"{"id":"notif_1"}"#.to_owned(), "missing_fields"),
+        ("empty id", r#"{"id":"","topic":"ping"}"#.to_owned(), "missing_fields"),
+        ("id not a string", r#"{"id":5,"topic":"ping"}"#.to_owned(), "invalid_json"),
+        (
+            "two days old",
+            r#"{"id":"notif_old","topic":"ping","created_at":1700000000}"#.to_owned(),
+            "too_old",
+        ),
+    ];
+    for (case, body, expected) in cases {
+        let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &body).await).await;
+        assert_eq!((status, code.as_str()), (400, expected), "{case}");
+    }
+    assert_eq!(app.store.stats().await.unwrap(), QueueStats::default(), "nothing refused is stored");
+
+    // Unknown topics are accepted and stored; HEAD validates the URL.
+    let response =
+        post_signed(&http, &url, CLIENT_SECRET, &notification("notif_new_topic", "brand.new.topic")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(http.head(&url).send().await.unwrap().status(), 200);
+    let (status, code) = error_code(
+        post_signed(&http, &app.url("/webhooks/intercom/nope"), CLIENT_SECRET, &notification("n", "ping"))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (404, "unknown_app"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_copies_store_once_and_deliver_once() {
+    let (receiver, hook) = common::Receiver::start().await;
+    let app = spawn_app(&format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\n")).await;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+    let body = notification("notif_dup", "contact.user.created");
+    let copies: Vec<_> = (0..50)
+        .map(|_| {
+            let (http, url, body) = (http.clone(), url.clone(), body.clone());
+            tokio::spawn(async move {
+                let response = post_signed(&http, &url, CLIENT_SECRET, &body).await;
+                assert_eq!(response.status(), 200);
+                response.json::<serde_json::Value>().await.unwrap()["status"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for copy in copies {
+        statuses.push(copy.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| *s == "stored").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 49);
+    receiver.wait_for(1).await;
+    // Wait until the event is fully handled (delivered to the destination and the built-in handler).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = app.store.event("default", "notif_dup").await.unwrap().unwrap();
+            if event.deliveries.iter().all(|(_, state)| state == "delivered") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(receiver.received().len(), 1, "delivered exactly once");
+    app.stop().await;
+}
+
+/// A store that fails or stalls on demand, to see the ingress refuse to acknowledge.
+#[derive(Debug)]
+struct BrokenStore {
+    stall: bool,
+}
+
+#[async_trait::async_trait]
+impl Store for BrokenStore {
+    async fn insert_event(&self, _: NewEvent) -> Result<InsertOutcome, StoreError> {
+        if self.stall {
+            std::future::pending::<()>().await;
+        }
+        Err(StoreError::Database("disk I/O error (database or disk is full)".into()))
+    }
+    async fn claim(
+        &self,
+        _: &str,
+        _: Millis,
+        _: Duration,
+        _: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn complete(&self, _: Millis, _: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn dead_letters(&self, _: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn replay(&self, _: Millis, _: DeadLetterFilter) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    async fn purge_delivered(&self, _: Millis) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    async fn stats(&self) -> Result<QueueStats, StoreError> {
+        Ok(QueueStats::default())
+    }
+    async fn event(&self, _: &str, _: &str) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(None)
+    }
+    async fn set_destination_disabled(&self, _: &str, _: Option<(Millis, String)>) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn disabled_destinations(&self) -> Result<Vec<DisabledDestination>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn record_erasure(&self, _: ErasureRequest) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn erasures(&self) -> Result<Vec<ErasureRequest>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        Err(StoreError::Closed)
+    }
+    async fn close(&self) {}
+}
+
+async fn ingress_over(store: BrokenStore) -> String {
+    let secret = switchboard::secrets::Secret::generated("webhooks.client_secrets[0]", CLIENT_SECRET);
+    let ingress = Ingress::new(
+        vec![IngressApp { name: "default".into(), client_secrets: vec![secret] }],
+        Vec::new(),
+        Arc::new(store),
+        IngressLimits {
+            max_body: 1 << 20,
+            max_event_age: Duration::from_secs(86_400),
+            ack_deadline: Duration::from_millis(200),
+        },
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let router = ingress::routes("/webhooks/intercom", ingress);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks/intercom", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_failing_or_slow_store_gets_503_never_2xx() {
+    let http = reqwest::Client::new();
+    for (stall, case) in [(false, "store error"), (true, "missed ack deadline")] {
+        let url = ingress_over(BrokenStore { stall }).await;
+        let response = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_503", "ping")).await;
+        assert_eq!(response.status(), 503, "{case}");
+        assert_eq!(response.headers()["retry-after"], "60", "{case}");
+        let (_, code) = error_code(response).await;
+        assert_eq!(code, "unavailable", "{case}");
+    }
+}
