@@ -18,7 +18,8 @@ pub struct Admin {
     pub name: String,
     /// E-mail.
     pub email: String,
-    /// Job title.
+    /// Job title; left out when unknown (the schema has no null for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub job_title: Option<String>,
     /// Away mode.
     pub away_mode_enabled: bool,

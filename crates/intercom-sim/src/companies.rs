@@ -71,8 +71,6 @@ impl Company {
             "company_id": self.company_id,
             "id": self.id,
             "app_id": workspace_id,
-            "name": self.name,
-            "remote_created_at": self.remote_created_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "monthly_spend": spend,
@@ -89,7 +87,13 @@ impl Company {
             },
             "custom_attributes": self.custom_attributes,
         });
-        // Optional fields appear only when set, as in Intercom's examples.
+        // Optional fields appear only when set, as in Intercom's examples (the schema has no nulls).
+        if let Some(name) = &self.name {
+            v["name"] = json!(name);
+        }
+        if let Some(at) = self.remote_created_at {
+            v["remote_created_at"] = json!(at);
+        }
         if let Some(at) = self.last_request_at {
             v["last_request_at"] = json!(at);
         }

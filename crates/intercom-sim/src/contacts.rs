@@ -228,10 +228,11 @@ impl Serialize for ContactView<'_> {
         m.serialize_entry("workspace_id", self.ws)?;
         m.serialize_entry("external_id", &c.external_id)?;
         m.serialize_entry("role", c.role.as_str())?;
-        m.serialize_entry("email", &c.email)?;
+        // The contact schema types email and email_domain as non-nullable strings: "" when unknown.
+        m.serialize_entry("email", c.email.as_deref().unwrap_or(""))?;
         m.serialize_entry(
             "email_domain",
-            &c.email.as_deref().and_then(|e| e.split_once('@')).map(|(_, d)| d),
+            c.email.as_deref().and_then(|e| e.split_once('@')).map(|(_, d)| d).unwrap_or(""),
         )?;
         m.serialize_entry("phone", &c.phone)?;
         m.serialize_entry("name", &c.name)?;
