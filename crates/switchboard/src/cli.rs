@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
+use crate::dlq::{self, DestinationsCommand, DlqCommand};
 use crate::logging::{self, LogFormat};
 use crate::sandbox;
 use crate::secrets::Fingerprint;
@@ -46,6 +47,12 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Dead letters: deliveries that failed every attempt. List them, replay them.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Destinations disabled after answering 410 Gone: list them, enable them again.
+    #[command(subcommand)]
+    Destinations(DestinationsCommand),
 }
 
 /// `switchboard serve`
@@ -98,6 +105,34 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Config(ConfigCommand::Check) => config_check(cli.config, cli.log_format).await,
+        Command::Dlq(command) => {
+            store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
+        }
+        Command::Destinations(command) => {
+            store_command(cli.config, |config| async move { dlq::run_destinations(&config, command).await })
+                .await
+        }
+    }
+}
+
+async fn store_command<F, Fut>(file: Option<PathBuf>, run: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: std::future::Future<Output = Result<String, crate::store::StoreError>>,
+{
+    let config = match load(file, Overrides::default()) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match run(config).await {
+        Ok(output) => {
+            println!("{output}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod dlq;
 pub mod health;
 pub mod logging;
 pub mod sandbox;

@@ -1,0 +1,283 @@
+//! Delivery to destinations: signed requests, topic routing, retries, dead letters, replay, 410.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ADMIN_KEY, CLIENT_SECRET, DESTINATION_SECRET, Receiver, notification, post_signed, spawn_app};
+use switchboard::delivery::signing;
+use switchboard::store::DeadLetterFilter;
+
+fn destination(name: &str, url: &str, topics: &str) -> String {
+    format!(
+        "[[destinations]]\nname = \"{name}\"\nurl = \"{url}\"\ntopics = {topics}\nsecret = \"file:{{DIR}}/dest_secret\"\n"
+    )
+}
+
+async fn app_with(destinations: &[String]) -> common::TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = destinations.join("\n").replace("{DIR}", &dir.path().display().to_string());
+    let path = common::write_config(dir.path(), &extra);
+    common::spawn_in(dir, path).await
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+}
+
+#[tokio::test]
+async fn deliveries_carry_the_original_body_and_verifiable_standard_webhooks_headers() {
+    let (contacts, contacts_url) = Receiver::start().await;
+    let (conversations, conversations_url) = Receiver::start().await;
+    let app = app_with(&[
+        destination("contacts", &contacts_url, r#"["contact.*"]"#),
+        destination("conversations", &conversations_url, r#"["conversation.user.*"]"#),
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let body = notification("notif_hdr", "contact.user.created");
+    assert_eq!(post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await.status(), 200);
+    let conversation = notification("notif_conv", "conversation.user.replied");
+    assert_eq!(
+        post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &conversation).await.status(),
+        200
+    );
+    let admin_reply = notification("notif_admin", "conversation.admin.replied");
+    assert_eq!(
+        post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &admin_reply).await.status(),
+        200
+    );
+
+    let got = contacts.wait_for(1).await;
+    let request = &got[0];
+    assert_eq!(request.body, body.as_bytes(), "the original bytes, untouched");
+    let header = |name: &str| request.headers[name].to_str().unwrap().to_owned();
+    assert_eq!(header("webhook-id"), "notif_hdr");
+    assert_eq!(header("x-intercom-notification-id"), "notif_hdr");
+    assert_eq!(header("x-intercom-topic"), "contact.user.created");
+    assert_eq!(header("content-type"), "application/json");
+    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+    let expected =
+        signing::sign(&signing::signing_key(DESTINATION_SECRET), "notif_hdr", timestamp, &request.body);
+    assert_eq!(header("webhook-signature"), expected);
+
+    let got = conversations.wait_for(1).await;
+    assert_eq!(got[0].headers["x-intercom-topic"], "conversation.user.replied");
+    // conversation.admin.replied matches neither destination: wait until it is handled, then check.
+    wait_until("every delivery is done", || async { app.store.stats().await.unwrap().pending == 0 }).await;
+    assert_eq!(conversations.received().len(), 1);
+    assert_eq!(contacts.received().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_admin_api() {
+    let (receiver, url) = Receiver::start().await;
+    let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
+    let http = reqwest::Client::new();
+
+    // Two failures, then success: three attempts, delivered.
+    receiver.script(&[(503, None), (500, None)]);
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_retry", "ping"))
+        .await;
+    let attempts = receiver.wait_for(3).await;
+    assert!(attempts.iter().all(|r| r.headers["webhook-id"] == "notif_retry"));
+    let numbers: Vec<_> =
+        attempts.iter().map(|r| r.headers["x-switchboard-attempt"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(numbers, ["1", "2", "3"]);
+    wait_until("the retried delivery is recorded", || async {
+        app.store.event("default", "notif_retry").await.unwrap().unwrap().deliveries[0].1 == "delivered"
+    })
+    .await;
+
+    // Always failing: 1 + 3 retries, then the dead-letter queue.
+    receiver.always(500);
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_dead", "ping"))
+        .await;
+    wait_until("the delivery is dead-lettered", || async {
+        !app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
+    })
+    .await;
+    let dead = app.store.dead_letters(DeadLetterFilter::default()).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (dead[0].notification_id.as_str(), dead[0].attempts, dead[0].last_status),
+        ("notif_dead", 4, Some(500))
+    );
+    assert_eq!(receiver.received().len(), 3 + 4);
+
+    // The admin API lists and replays it once the destination recovers.
+    let listed: serde_json::Value =
+        http.get(app.url("/admin/dlq")).bearer_auth(ADMIN_KEY).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["dead_letters"][0]["notification_id"], "notif_dead");
+    let denied = http.get(app.url("/admin/dlq")).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let no_body = http.post(app.url("/admin/dlq/replay")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(no_body.status(), 400);
+
+    receiver.always(200);
+    let replayed: serde_json::Value = http
+        .post(app.url("/admin/dlq/replay"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&serde_json::json!({ "id": dead[0].id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replayed["replayed"], 1);
+    let all = receiver.wait_for(8).await;
+    assert_eq!(all[7].headers["webhook-id"], "notif_dead");
+    assert_eq!(all[7].headers["x-switchboard-attempt"], "1", "a replay starts a fresh schedule");
+    wait_until("the replayed delivery is recorded", || async {
+        app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
+            && app.store.stats().await.unwrap().pending == 0
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (receiver, url) = Receiver::start().await;
+    let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
+    let http = reqwest::Client::new();
+    // Retry-After: 1 (second) asks for longer than the 50 ms step; honoured up to the schedule's
+    // ceiling (150 ms), so the retry must not come at the 50 ms step. Only a lower bound is checked.
+    receiver.script(&[(429, Some("1"))]);
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_ra", "ping"))
+        .await;
+    let first = receiver.wait_for(1).await;
+    let started = std::time::Instant::now();
+    receiver.wait_for(2).await;
+    let waited = started.elapsed();
+    assert_eq!(first[0].headers["webhook-id"], "notif_ra");
+    assert!(
+        waited >= Duration::from_millis(140),
+        "retried after {waited:?}, sooner than Retry-After allowed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_410_disables_the_destination_until_it_is_enabled_again() {
+    let (receiver, url) = Receiver::start().await;
+    let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
+    let http = reqwest::Client::new();
+    receiver.script(&[(410, None)]);
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_gone1", "ping"))
+        .await;
+    receiver.wait_for(1).await;
+    wait_until("the destination is disabled", || async {
+        !app.store.disabled_destinations().await.unwrap().is_empty()
+    })
+    .await;
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_gone2", "ping"))
+        .await;
+    let listed: serde_json::Value = http
+        .get(app.url("/admin/destinations"))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["disabled"][0]["name"], "app");
+    assert_eq!(app.store.stats().await.unwrap().pending, 2, "both deliveries wait, none is lost");
+    assert_eq!(receiver.received().len(), 1, "nothing is sent to a disabled destination");
+
+    let enabled =
+        http.post(app.url("/admin/destinations/app/enable")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(enabled.status(), 200);
+    let all = receiver.wait_for(3).await;
+    let mut ids: Vec<_> =
+        all[1..].iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, ["notif_gone1", "notif_gone2"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn contact_deleted_is_recorded_for_the_gdpr_purge() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let body = notification("notif_del", "contact.deleted");
+    assert_eq!(post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await.status(), 200);
+    wait_until("the erasure is recorded", || async { !app.store.erasures().await.unwrap().is_empty() }).await;
+    let erasures = app.store.erasures().await.unwrap();
+    assert_eq!(erasures.len(), 1);
+    assert_eq!(erasures[0].contact_id, "65f642bf674b9af4e9e46dd1");
+    assert_eq!(erasures[0].external_id.as_deref(), Some("ext-42"));
+    assert_eq!(erasures[0].notification_id, "notif_del");
+    app.stop().await;
+}
+
+fn switchboard(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_replayed_from_the_cli_while_the_service_runs() {
+    let (receiver, url) = Receiver::start().await;
+    let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
+    let config = app.dir.path().join("switchboard.toml");
+    let http = reqwest::Client::new();
+    receiver.always(503);
+    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_cli", "ping"))
+        .await;
+    wait_until("the delivery is dead-lettered", || async {
+        !app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
+    })
+    .await;
+
+    let listed = switchboard(&config, &["dlq", "list"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{text}{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        text.contains("notif_cli") && text.contains("HTTP 503") && text.contains("1 dead letter(s)"),
+        "{text}"
+    );
+    let json =
+        switchboard(&config, &["dlq", "list", "--format", "json", "--destination", "app", "--since", "1h"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(parsed["dead_letters"][0]["notification_id"], "notif_cli");
+    let other = switchboard(&config, &["dlq", "list", "--destination", "crm"]);
+    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "no dead letters");
+
+    let usage = switchboard(&config, &["dlq", "replay"]);
+    assert_eq!(usage.status.code(), Some(2), "--id or --all is required");
+    let bad_since = switchboard(&config, &["dlq", "list", "--since", "yesterday-ish"]);
+    assert_eq!(bad_since.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_since.stderr).contains("neither an RFC 3339 time"));
+
+    receiver.always(200);
+    let before = receiver.received().len();
+    let replayed = switchboard(&config, &["dlq", "replay", "--all", "--since", "1h"]);
+    assert_eq!(
+        String::from_utf8_lossy(&replayed.stdout).trim(),
+        "1 dead letter(s) queued for delivery again"
+    );
+    let all = receiver.wait_for(before + 1).await;
+    assert_eq!(all[before].headers["webhook-id"], "notif_cli");
+    let missing = switchboard(&config, &["dlq", "replay", "--id", "999999"]);
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("no dead letter with id 999999"));
+    app.stop().await;
+}
