@@ -57,6 +57,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// `Intercom-Version` assumed when a request sends none.
     pub default_version: String,
+    /// How long a new contact stays invisible to `POST /contacts/search`, like Intercom's
+    /// eventually consistent search ("may not appear for a few minutes"). Default 0: at once.
+    #[serde(with = "humantime_serde_compat")]
+    pub search_delay: Duration,
     /// Fault spec active from the start (see [`crate::faults`]).
     pub faults: Option<String>,
     /// Webhook delivery timing.
@@ -184,6 +188,7 @@ impl Default for SimConfig {
             workspaces: vec![WorkspaceConfig::default()],
             seed: 42,
             default_version: "2.14".into(),
+            search_delay: Duration::ZERO,
             faults: None,
             webhooks: WebhookConfig::default(),
             clock: None,
@@ -275,6 +280,12 @@ impl SimConfig {
     /// Sets the delay before a failed webhook delivery is retried.
     pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
         self.webhooks.retry_delay = delay;
+        self
+    }
+
+    /// Hides new contacts from search for this long (Intercom's search is eventually consistent).
+    pub fn search_delay(mut self, delay: Duration) -> Self {
+        self.search_delay = delay;
         self
     }
 

@@ -826,9 +826,12 @@ pub fn search(ctx: &mut Ctx<'_>) -> ApiResult {
         .map_err(search_error)?;
     let after = request.starting_after.as_deref().map(pagination::decode_cursor).transpose()?;
     let offset = utc_offset_seconds(&ws.timezone);
+    // Contacts created within the search delay are not indexed yet.
+    let indexed_before = ctx.now - ctx.sim.search_delay.as_secs() as i64;
     let mut hits: Vec<Value> = data
         .contacts
         .iter_live()
+        .filter(|(_, c)| ctx.sim.search_delay.is_zero() || c.created_at <= indexed_before)
         .map(|(_, c)| c.to_value(&ws.id))
         .filter(|v| request.query.matches_with_offset(v, offset))
         .collect();

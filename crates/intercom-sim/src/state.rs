@@ -141,6 +141,8 @@ pub struct SimState {
     pub workspaces: Vec<Arc<Workspace>>,
     /// `Intercom-Version` assumed when none is sent.
     pub default_version: String,
+    /// How long new contacts stay out of search results.
+    pub search_delay: std::time::Duration,
     /// Live fault rules.
     pub faults: FaultState,
     /// Request and webhook counters.
@@ -250,6 +252,7 @@ impl SimState {
             apps,
             workspaces,
             default_version: config.default_version.clone(),
+            search_delay: config.search_delay,
             faults,
             stats: Stats::default(),
             statuspage: StatusPage::default(),

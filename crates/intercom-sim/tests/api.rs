@@ -742,3 +742,103 @@ async fn seeding_is_deterministic() {
     assert_eq!(la["total_count"], 30);
     assert!(la["data"][0]["name"].as_str().is_some_and(|n| n.contains(' ')));
 }
+
+#[tokio::test]
+async fn search_is_eventually_consistent_when_configured() {
+    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let t =
+        TestSim::manual(&clock, SimConfig::default().search_delay(std::time::Duration::from_secs(120))).await;
+    t.contact(json!({ "email": "late@example.com" })).await;
+    let query = json!({ "query": { "field": "email", "operator": "=", "value": "late@example.com" } });
+    assert_eq!(t.post("/contacts/search", query.clone()).await.json["total_count"], 0, "not indexed yet");
+    assert_eq!(t.get("/contacts").await.json["total_count"], 1, "lists see it at once");
+    clock.advance(std::time::Duration::from_secs(120));
+    assert_eq!(t.post("/contacts/search", query).await.json["total_count"], 1);
+}
+
+#[tokio::test]
+async fn toml_config_describes_apps_and_workspaces() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("sim.toml");
+    std::fs::write(
+        &path,
+        r#"
+        seed = 3
+        [[workspaces]]
+        id = "wstoml01"
+        rate_limit_per_minute = 600
+        seed_contacts = 5
+        [[workspaces.apps]]
+        id_code = "tomlapp1"
+        token = "tok-toml"
+        client_secret = "c0ffee"
+        rate_limit_per_minute = 60
+        "#,
+    )
+    .expect("write config");
+    let config = SimConfig::from_toml_file(&path).expect("valid config");
+    let t = TestSim::start(config).await;
+    let app = t.sim.default_app();
+    assert_eq!(
+        (app.app_id.as_str(), app.token.as_str(), app.client_secret.as_str()),
+        ("tomlapp1", "tok-toml", "c0ffee")
+    );
+    let r = t.get("/contacts").await;
+    assert_eq!(r.json["total_count"], 5);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("10"), "60/min is 10 per window");
+    let missing = SimConfig::from_toml_file(&dir.path().join("absent.toml")).unwrap_err();
+    assert!(missing.to_string().contains("absent.toml"), "{missing}");
+    std::fs::write(&path, "workspaces = 3").expect("write");
+    assert!(SimConfig::from_toml_file(&path).is_err());
+}
+
+#[tokio::test]
+async fn control_routes_for_clock_conversations_and_apps() {
+    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let t = TestSim::manual(&clock, SimConfig::default()).await;
+    let r: Value = t
+        .client
+        .post(t.url("/_sim/clock/advance"))
+        .json(&json!({ "seconds": 5, "millis": 500 }))
+        .send()
+        .await
+        .expect("ok")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["now_ms"], support::T0 * 1000 + 5_500);
+
+    let c = t.contact(json!({ "email": "ctl@example.com" })).await;
+    let r = t
+        .client
+        .post(t.url("/_sim/conversations"))
+        .json(&json!({ "contact_id": c["id"], "body": "hello" }))
+        .send()
+        .await
+        .expect("ok");
+    assert_eq!(r.status(), 201);
+    let conv: Value = r.json().await.expect("json");
+    assert_eq!(conv["type"], "conversation");
+    let r = t
+        .client
+        .post(t.url("/_sim/conversations"))
+        .json(&json!({ "contact_id": "000000000000000000000000", "body": "x" }))
+        .send()
+        .await
+        .expect("ok");
+    assert_eq!(r.status(), 400);
+
+    let apps: Value = t.client.get(t.url("/_sim/apps")).send().await.expect("ok").json().await.expect("json");
+    assert_eq!(apps["apps"][0]["app_id"], t.sim.default_app().app_id.as_str());
+    assert_eq!(t.client.get(t.url("/_sim/nope")).send().await.expect("ok").status(), 404);
+
+    let system = TestSim::default().await;
+    let r = system
+        .client
+        .post(system.url("/_sim/clock/advance"))
+        .json(&json!({ "seconds": 1 }))
+        .send()
+        .await
+        .expect("ok");
+    assert_eq!(r.status(), 409, "the system clock cannot be moved");
+}
