@@ -34,8 +34,10 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// First backoff ceiling (default 500 ms); doubles per retry.
     pub base_delay: Duration,
-    /// Longest wait of any kind, rate-limit waits included (default 60 s).
+    /// Cap of the backoff ceilings (default 60 s).
     pub max_delay: Duration,
+    /// Longest wait for a rate-limit reset or a `Retry-After` (default 60 s).
+    pub max_reset_wait: Duration,
     /// Full jitter on backoff (default on); off gives the bare ceiling, for deterministic tests.
     pub jitter: bool,
     /// Upper bound of the random extra wait after a rate-limit reset (default 1 s).
@@ -48,6 +50,7 @@ impl Default for RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
+            max_reset_wait: Duration::from_secs(60),
             jitter: true,
             reset_jitter: Duration::from_secs(1),
         }
@@ -82,12 +85,12 @@ impl RetryPolicy {
         let ceiling = ceiling?;
         if error.kind() == ErrorKind::RateLimited {
             if let Some(after) = error.retry_after() {
-                return Some(after.min(self.max_delay));
+                return Some(after.min(self.max_reset_wait));
             }
             if let Some(rl) = error.rate_limit() {
                 let until_reset = (rl.reset * 1000).saturating_sub(now_millis);
                 let wait = Duration::from_millis(until_reset) + self.random_upto(self.reset_jitter);
-                return Some(wait.min(self.max_delay));
+                return Some(wait.min(self.max_reset_wait));
             }
         }
         Some(if self.jitter { self.random_upto(ceiling) } else { ceiling })
