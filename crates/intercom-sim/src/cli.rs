@@ -25,7 +25,8 @@ pub struct SimArgs {
     /// Address to listen on; use 0.0.0.0 to accept connections from other machines.
     #[arg(long, default_value = "127.0.0.1", value_name = "H")]
     pub host: IpAddr,
-    /// Access token of the default app; generated in Intercom's format (dG9rOj…) when omitted.
+    /// Access token of the default app; generated in Intercom's format (base64 of tok:…, starting
+    /// dG9r) when omitted.
     #[arg(long, value_name = "T")]
     pub token: Option<String>,
     /// App id code of the default app (8 lowercase letters/digits, e.g. a86dr8yl); generated when omitted.
