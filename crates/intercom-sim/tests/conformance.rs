@@ -199,7 +199,7 @@ macro_rules! scenarios {
                 }
 
                 #[tokio::test]
-                #[ignore = "fails while openapi/known_violations.rs lists open simulator schema violations"]
+                #[ignore = "strict twin of `conforms`: fails while openapi/known_violations.rs lists open violations"]
                 async fn strict() {
                     super::$name(true).await;
                 }

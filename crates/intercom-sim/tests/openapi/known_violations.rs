@@ -1,9 +1,9 @@
 //! Schema violations found in the simulator's responses that are not documented real Intercom
-//! behaviour, so they are the simulator's to fix, not exceptions. The default conformance tests
-//! tolerate exactly these (and report them), so that main stays green while they are open; the
-//! ignored `strict_conformance` test tolerates nothing and fails until every entry is fixed
-//! (`cargo test -p intercom-sim --test conformance -- --ignored`). Remove an entry once the
-//! simulator no longer produces it: the default tests print the entries they did not meet.
+//! behaviour, so they are the simulator's to fix, not exceptions. While an entry is open the default
+//! conformance tests (`<scenario>::conforms`) tolerate exactly it and print it, so that main stays
+//! green; the ignored strict twins (`<scenario>::strict`, run with
+//! `cargo test -p intercom-sim --test conformance -- --ignored`) tolerate nothing and fail until it
+//! is fixed. Remove the entry with the fix.
 
 use super::SchemaError;
 
@@ -36,53 +36,6 @@ pub fn pointer_matches(pattern: &str, pointer: &str) -> bool {
     pattern.len() == pointer.len() && pattern.iter().zip(&pointer).all(|(p, s)| *p == "*" || p == s)
 }
 
-/// Operations whose body is a company or has companies under `/data`.
-const COMPANY_OPS: &[&str] = &[
-    "createOrUpdateCompany",
-    "RetrieveACompanyById",
-    "retrieveCompany",
-    "UpdateCompany",
-    "attachContactToACompany",
-    "detachContactFromACompany",
-    "listAllCompanies",
-    "scrollOverAllCompanies",
-    "listCompaniesForAContact",
-];
-
-/// Operations whose body is a contact or has contacts under `/data`.
-const CONTACT_OPS: &[&str] = &[
-    "CreateContact",
-    "ShowContact",
-    "UpdateContact",
-    "ShowContactByExternalId",
-    "MergeContact",
-    "ListContacts",
-    "SearchContacts",
-    "ListAttachedContacts",
-];
-
-/// The open violations.
-pub static KNOWN_VIOLATIONS: &[KnownViolation] = &[
-    KnownViolation {
-        operations: &["listAdmins", "retrieveAdmin"],
-        pointers: &["/admins/*/job_title", "/job_title"],
-        message: "null is not of type \"string\"",
-        what: "admin.job_title is `null`; the admin schema types it as a non-nullable string. Leave it out \
-               (or send \"\") when the admin has no job title.",
-    },
-    KnownViolation {
-        operations: COMPANY_OPS,
-        pointers: &["/remote_created_at", "/data/*/remote_created_at"],
-        message: "null is not of type \"integer\"",
-        what: "company.remote_created_at is `null` for companies created without it; the company schema \
-               types it as a non-nullable integer. Leave it out when unknown.",
-    },
-    KnownViolation {
-        operations: CONTACT_OPS,
-        pointers: &["/email", "/email_domain", "/data/*/email", "/data/*/email_domain"],
-        message: "null is not of type \"string\"",
-        what: "contact.email and contact.email_domain are `null` for contacts without an email; the contact \
-               schema types both as non-nullable strings (the facts sheet documents null only for \
-               external_id, avatar and owner_id). Send \"\" or leave them out.",
-    },
-];
+/// The open violations. Empty: the three found first (admin.job_title, company.remote_created_at,
+/// contact.email/email_domain sent as `null`) were fixed in the simulator.
+pub static KNOWN_VIOLATIONS: &[KnownViolation] = &[];
