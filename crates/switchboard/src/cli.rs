@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bench::{self, webhooks::WebhooksBenchArgs};
 use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
 use crate::dlq::{self, DestinationsCommand, DlqCommand};
 use crate::logging::{self, LogFormat};
@@ -53,6 +54,16 @@ pub enum Command {
     /// Destinations disabled after answering 410 Gone: list them, enable them again.
     #[command(subcommand)]
     Destinations(DestinationsCommand),
+    /// Load generators and benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `switchboard bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Send signed Intercom notifications at a fixed rate (open loop) and report acks/s and latency.
+    Webhooks(WebhooksBenchArgs),
 }
 
 /// `switchboard serve`
@@ -105,6 +116,16 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Config(ConfigCommand::Check) => config_check(cli.config, cli.log_format).await,
+        Command::Bench(BenchCommand::Webhooks(args)) => match bench::webhooks::run(&args).await {
+            Ok(report) => {
+                bench::webhooks::print(&report);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }

@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability.
 
 pub mod admin;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod delivery;

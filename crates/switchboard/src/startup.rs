@@ -94,7 +94,8 @@ impl Application {
             max_event_age: config.webhooks.max_event_age,
             ack_deadline: config.webhooks.ack_deadline,
         };
-        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone());
+        // No contact cache in the service yet (the gateway brings one); the hook is in `delivery::builtin`.
+        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone(), false);
 
         let destinations = config
             .destinations

@@ -240,6 +240,7 @@ async fn ingress_over(store: BrokenStore) -> String {
             ack_deadline: Duration::from_millis(200),
         },
         Arc::new(tokio::sync::Notify::new()),
+        false,
     );
     let router = ingress::routes("/webhooks/intercom", ingress);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

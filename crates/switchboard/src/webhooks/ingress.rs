@@ -25,7 +25,8 @@ use crate::store::{InsertOutcome, NewEvent, Store};
 
 /// The name of the app served at the bare `webhooks.path`.
 pub const DEFAULT_APP: &str = "default";
-/// Built-in handler deliveries (cache invalidation, erasure records) for `contact.*` topics.
+/// Built-in handler deliveries: erasure records for `contact.deleted` and, when the service keeps
+/// a contact cache, its invalidation on every `contact.*` topic.
 pub const BUILTIN_DESTINATION: &str = "@builtin";
 
 /// One Intercom app accepted by the ingress.
@@ -61,16 +62,19 @@ struct IngressInner {
     max_event_age: Duration,
     ack_deadline: Duration,
     stored: Arc<Notify>,
+    contact_cache: bool,
 }
 
 impl Ingress {
     /// An ingress for `apps` that stores into `store` and wakes `stored` after each new event.
+    /// `contact_cache` says whether `contact.*` events must invalidate a local contact cache.
     pub fn new(
         apps: Vec<IngressApp>,
         routes: Vec<Route>,
         store: Arc<dyn Store>,
         limits: IngressLimits,
         stored: Arc<Notify>,
+        contact_cache: bool,
     ) -> Self {
         Ingress {
             inner: Arc::new(IngressInner {
@@ -81,6 +85,7 @@ impl Ingress {
                 max_event_age: limits.max_event_age,
                 ack_deadline: limits.ack_deadline,
                 stored,
+                contact_cache,
             }),
         }
     }
@@ -94,7 +99,9 @@ impl Ingress {
             .filter(|r| r.topics.iter().any(|p| p.matches(topic)))
             .map(|r| r.destination.clone())
             .collect();
-        if topic.starts_with("contact.") {
+        // Queue built-in work only where there is some: a delivery that does nothing would still
+        // cost a claim and a completion on the store's single writer.
+        if topic == "contact.deleted" || (self.inner.contact_cache && topic.starts_with("contact.")) {
             destinations.push(BUILTIN_DESTINATION.to_owned());
         }
         destinations
