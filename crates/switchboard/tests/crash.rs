@@ -51,9 +51,7 @@ async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     let (receiver, hook) = Receiver::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let extra = format!(
-        "[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n"
-    );
+    let extra = format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n");
     let config = common::write_config(dir.path(), &extra);
     let text = std::fs::read_to_string(&config)
         .unwrap()
@@ -70,7 +68,8 @@ async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut senders = Vec::new();
     for sender in 0..SENDERS {
-        let (http, url, acked, stop) = (http.clone(), format!("{base}/webhooks/intercom"), acked.clone(), stop.clone());
+        let (http, url, acked, stop) =
+            (http.clone(), format!("{base}/webhooks/intercom"), acked.clone(), stop.clone());
         senders.push(tokio::spawn(async move {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -134,7 +133,10 @@ async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     assert!(child.wait().unwrap().success());
     let store = SqliteStore::open(&dir.path().join("data/switchboard.db")).unwrap();
     for id in &acked {
-        assert!(store.event("default", id).await.unwrap().is_some(), "{id} was acknowledged but is not stored");
+        assert!(
+            store.event("default", id).await.unwrap().is_some(),
+            "{id} was acknowledged but is not stored"
+        );
     }
     store.close().await;
 

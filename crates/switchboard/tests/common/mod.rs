@@ -123,14 +123,16 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stops the service gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Stops the service gracefully and waits for it; returns its directory (config and store) so
+    /// a test can start it again on the same data.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
             task.await.unwrap();
         }
+        self.dir
     }
 }
 
