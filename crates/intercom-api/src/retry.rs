@@ -6,7 +6,7 @@
 //!   jitter (a random wait between zero and `min(cap, base × 2^n)`).
 //! - Non-idempotent writes (create contact, data event, reply, merge) are retried only when the
 //!   failure proves the request did not take effect (429, 503, no connection); otherwise the error
-//!   becomes [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown).
+//!   becomes [`crate::ErrorKind::OutcomeUnknown`].
 //!
 //! The exponential ceiling comes from `backon`'s [`ExponentialBuilder`]; this module adjusts each
 //! delay for full jitter and for rate-limit resets, which `backon` cannot express on its own.

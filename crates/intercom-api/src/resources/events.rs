@@ -19,7 +19,7 @@ impl Client {
 
 impl Events<'_> {
     /// Records an event. Not idempotent: it is resent only when provably not applied, otherwise
-    /// the error is [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown).
+    /// the error is [`crate::ErrorKind::OutcomeUnknown`].
     pub async fn create(&self, event: &NewEvent) -> Result<(), Error> {
         self.client.execute(Request::post("/events").template("/events").json(event)).await.map(|_| ())
     }
