@@ -64,6 +64,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Send signed Intercom notifications at a fixed rate (open loop) and report acks/s and latency.
     Webhooks(WebhooksBenchArgs),
+    /// Upsert contacts through the paced client and compare the achieved rate with the allowed one.
+    Pacing(bench::pacing::PacingArgs),
 }
 
 /// `switchboard serve`
@@ -124,6 +126,17 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Bench(BenchCommand::Pacing(args)) => match bench::pacing::run(args).await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e @ bench::pacing::PacingError::Args(_)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_FAILURE)
             }
         },
         Command::Dlq(command) => {
