@@ -22,7 +22,7 @@ bin="$root/target/release/switchboard"
 work="$(mktemp -d)"
 sim_pid=""
 cleanup() {
-  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  if [[ -n "$sim_pid" ]]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

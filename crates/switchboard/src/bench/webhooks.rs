@@ -20,7 +20,8 @@ pub struct WebhooksBenchArgs {
     /// The webhook endpoint to load, e.g. http://127.0.0.1:8080/webhooks/intercom.
     #[arg(long, value_name = "URL")]
     pub url: String,
-    /// The client secret to sign with (X-Hub-Signature). A test value: it is not printed.
+    /// The client secret to sign with (X-Hub-Signature): a reference (file:PATH, exec:CMD, env:VAR),
+    /// which keeps it out of the process list, or the value itself. It is never printed.
     #[arg(long, value_name = "S")]
     pub secret: String,
     /// Notifications per second to send (open loop: the rate does not drop when the server slows).
@@ -137,6 +138,14 @@ pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError>
     if !(0.0..=1.0).contains(&args.duplicates) {
         return Err(BenchError::Usage("--duplicates is a fraction between 0 and 1".into()));
     }
+    let secret = match crate::secrets::SecretRef::parse(&args.secret) {
+        Ok(reference) => reference
+            .resolve(crate::secrets::DEFAULT_EXEC_TIMEOUT)
+            .await
+            .map(|value| secrecy::ExposeSecret::expose_secret(&value).as_bytes().to_vec())
+            .map_err(|e| BenchError::Usage(format!("--secret: {e}")))?,
+        Err(_) => args.secret.clone().into_bytes(),
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))
@@ -148,7 +157,6 @@ pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError>
         Arc::new(Mutex::new(Tally { latencies_us: Vec::with_capacity(total as usize), ..Tally::default() }));
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let secret = args.secret.clone().into_bytes();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut unique = 0u64;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Webhook ingress benchmark: `switchboard serve` (release build, SQLite store, group commit with
+# fsync) under the open-loop load generator `switchboard bench webhooks`, which runs beside it as
+# a second process on the same machine. Every 200 counted here was durably committed first.
+#
+# Usage: bench/webhooks.sh
+# Knobs: RATE=10000 DURATION=60s LOW_RATE=2000 LOW_DURATION=30s CONCURRENCY=256 PORT=18080
+set -euo pipefail
+
+RATE=${RATE:-10000}
+DURATION=${DURATION:-60s}
+LOW_RATE=${LOW_RATE:-2000}
+LOW_DURATION=${LOW_DURATION:-30s}
+CONCURRENCY=${CONCURRENCY:-256}
+PORT=${PORT:-18080}
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+cargo build --release --quiet -p switchboard --bin switchboard
+bin="$root/target/release/switchboard"
+
+work="$(mktemp -d)"
+serve_pid=""
+cleanup() {
+  if [[ -n "$serve_pid" ]]; then kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A throwaway client secret for this run only.
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/client_secret"
+cat > "$work/switchboard.toml" <<TOML
+[server]
+listen = "127.0.0.1:$PORT"
+[webhooks]
+client_secrets = ["file:$work/client_secret"]
+[store]
+url = "sqlite://$work/data/switchboard.db"
+[logging]
+level = "warn"
+TOML
+
+"$bin" serve --config "$work/switchboard.toml" &
+serve_pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); $(date -u +%Y-%m-%dT%H:%MZ)"
+url="http://127.0.0.1:$PORT/webhooks/intercom"
+echo "== sustained: $RATE/s for $DURATION"
+"$bin" bench webhooks --url "$url" --secret "file:$work/client_secret" --rate "$RATE" --duration "$DURATION" --concurrency "$CONCURRENCY"
+echo "== latency: $LOW_RATE/s for $LOW_DURATION"
+"$bin" bench webhooks --url "$url" --secret "file:$work/client_secret" --rate "$LOW_RATE" --duration "$LOW_DURATION" --concurrency "$CONCURRENCY"
