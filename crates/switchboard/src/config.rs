@@ -1265,6 +1265,11 @@ impl Config {
         let mut server = toml::Table::new();
         server.insert("listen".into(), self.server.listen.to_string().into());
         server.insert("shutdown_timeout".into(), duration(self.server.shutdown_timeout));
+        if let Some(tls) = &self.server.tls {
+            server.insert("tls_cert".into(), tls.cert.display().to_string().into());
+            server.insert("tls_key".into(), tls.key.display().to_string().into());
+        }
+        server.insert("behind_tls_proxy".into(), self.server.behind_tls_proxy.into());
         root.insert("server".into(), server.into());
         let mut intercom = toml::Table::new();
         put_secret(&mut intercom, "token", "intercom.token", &self.intercom.token);
@@ -1296,10 +1301,37 @@ impl Config {
         if let Some(url) = &self.webhooks.public_url {
             webhooks.insert("public_url".into(), url.as_str().into());
         }
+        webhooks.insert("max_body".into(), (self.webhooks.max_body as i64).into());
+        webhooks.insert("max_event_age".into(), duration(self.webhooks.max_event_age));
+        webhooks.insert("ack_deadline".into(), duration(self.webhooks.ack_deadline));
+        let apps: Vec<toml::Value> = self
+            .webhooks
+            .apps
+            .iter()
+            .enumerate()
+            .map(|(i, app)| {
+                let mut t = toml::Table::new();
+                t.insert("name".into(), app.name.clone().into());
+                let secrets: Vec<toml::Value> = app
+                    .client_secrets
+                    .iter()
+                    .enumerate()
+                    .map(|(j, r)| {
+                        secret(&format!("webhooks.apps[{i}].client_secrets[{j}]"), &Some(r.clone()))
+                    })
+                    .collect();
+                t.insert("client_secrets".into(), secrets.into());
+                t.into()
+            })
+            .collect();
+        if !apps.is_empty() {
+            webhooks.insert("apps".into(), apps.into());
+        }
         root.insert("webhooks".into(), webhooks.into());
         let mut store = toml::Table::new();
         let StoreUrl::Sqlite(path) = &self.store.url;
         store.insert("url".into(), format!("sqlite://{}", path.display()).into());
+        store.insert("retention".into(), duration(self.store.retention));
         root.insert("store".into(), store.into());
         let destinations: Vec<toml::Value> = self
             .destinations
@@ -1311,10 +1343,20 @@ impl Config {
                 t.insert("url".into(), d.url.as_str().into());
                 t.insert("topics".into(), d.topics.iter().map(|p| p.to_string()).collect::<Vec<_>>().into());
                 put_secret(&mut t, "secret", &format!("destinations[{i}].secret"), &d.secret);
+                t.insert("timeout".into(), duration(d.timeout));
                 t.into()
             })
             .collect();
         root.insert("destinations".into(), destinations.into());
+        let mut delivery = toml::Table::new();
+        delivery.insert(
+            "retry_schedule".into(),
+            self.delivery.retry_schedule.iter().map(|d| duration(*d)).collect::<Vec<_>>().into(),
+        );
+        delivery.insert("lease".into(), duration(self.delivery.lease));
+        delivery.insert("concurrency".into(), (self.delivery.concurrency as i64).into());
+        delivery.insert("poll_interval".into(), duration(self.delivery.poll_interval));
+        root.insert("delivery".into(), delivery.into());
         let mut admin = toml::Table::new();
         put_secret(&mut admin, "key", "admin.key", &self.admin.key);
         root.insert("admin".into(), admin.into());

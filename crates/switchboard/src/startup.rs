@@ -25,6 +25,8 @@ use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLi
 
 /// How often delivered events past `store.retention` are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the queue gauges (depth, oldest pending, dead letters) are refreshed.
+const QUEUE_GAUGES_EVERY: Duration = Duration::from_secs(5);
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +67,21 @@ pub struct Application {
     store: Arc<dyn Store>,
     dispatcher: Dispatcher,
     config: Config,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl Application {
     /// Opens the store, binds `config.server.listen` and assembles routes and workers.
     pub async fn build(config: &Config, secrets: LoadedSecrets) -> Result<Self, StartupError> {
+        // Load TLS first: a bad certificate should stop startup before anything else is opened.
+        let tls = match &config.server.tls {
+            Some(files) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(StartupError::Tls)?,
+            ),
+            None => None,
+        };
         let StoreUrl::Sqlite(path) = &config.store.url;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path)?);
         let addr = config.server.listen;
@@ -139,6 +151,7 @@ impl Application {
             store,
             dispatcher,
             config: config.clone(),
+            tls,
         })
     }
 
@@ -178,6 +191,17 @@ impl Application {
                 }
             }
         });
+        let store = self.store.clone();
+        let mut gauges_stop = stop_rx.clone();
+        background.spawn(async move {
+            let mut ticker = tokio::time::interval(QUEUE_GAUGES_EVERY);
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => queue_gauges(store.as_ref()).await,
+                    () = stopped(&mut gauges_stop) => return,
+                }
+            }
+        });
         let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
         let dispatcher = tokio::spawn(self.dispatcher.clone().run(dispatcher_stop_rx));
 
@@ -189,8 +213,26 @@ impl Application {
             tracing::info!("shutting down: no new connections; finishing in-flight requests");
             let _ = stop_tx.send(true);
         };
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
         let drain_timeout = self.config.server.shutdown_timeout;
+        let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match self.tls {
+            None => {
+                Box::pin(axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future())
+            }
+            Some(tls) => {
+                let listener = self.listener.into_std().map_err(StartupError::Serve)?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    signal.await;
+                    stopper.graceful_shutdown(Some(drain_timeout));
+                });
+                Box::pin(
+                    axum_server::from_tcp_rustls(listener, tls)
+                        .handle(handle)
+                        .serve(self.router.into_make_service()),
+                )
+            }
+        };
         let drained = async move {
             stopped(&mut drain_started).await;
             tokio::time::sleep(drain_timeout).await;
@@ -217,6 +259,24 @@ impl Application {
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Publishes the queue's state as gauges: `webhook_queue_depth`, `webhook_oldest_pending_seconds`,
+/// `dead_letter_depth` and `disabled_destinations`.
+async fn queue_gauges(store: &dyn Store) {
+    match store.stats().await {
+        Ok(stats) => {
+            metrics::gauge!("webhook_queue_depth").set(stats.pending as f64);
+            metrics::gauge!("dead_letter_depth").set(stats.dead as f64);
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+            let oldest = stats.oldest_pending_received_at.map(|at| (now - at).max(0) as f64 / 1000.0);
+            metrics::gauge!("webhook_oldest_pending_seconds").set(oldest.unwrap_or(0.0));
+        }
+        Err(error) => tracing::warn!(%error, "cannot read queue depths for metrics"),
+    }
+    if let Ok(disabled) = store.disabled_destinations().await {
+        metrics::gauge!("disabled_destinations").set(disabled.len() as f64);
+    }
 }
 
 async fn purge(store: &dyn Store, retention: Duration) {

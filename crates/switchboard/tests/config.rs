@@ -246,3 +246,81 @@ fn the_example_config_is_valid() {
     assert_eq!(config.environment, Environment::Production);
     assert_eq!(config.secret_refs().len(), 4, "token, client secret, admin key, destination secret");
 }
+
+#[test]
+fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"
+        environment = "production"
+        [intercom]
+        token = "file:/run/secrets/intercom_token"
+        [webhooks]
+        client_secrets = ["file:/run/secrets/intercom_client_secret"]
+        [server]
+        listen = "0.0.0.0:8080"
+        "#;
+    let path = write_config(&dir, base);
+    let found =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].starts_with("server.listen: 0.0.0.0:8080 would serve plain HTTP"), "{}", found[0]);
+    assert!(found[0].contains("server.behind_tls_proxy = true"), "{}", found[0]);
+
+    let path = write_config(&dir, &format!("{base}behind_tls_proxy = true\n"));
+    assert!(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().is_ok());
+    let loopback = Overrides { listen: Some("127.0.0.1:8080".into()), log_format: None };
+    let path = write_config(&dir, base);
+    assert!(
+        ConfigLoader::new(Some(path.clone()), loopback).with_env(vec![]).load().is_ok(),
+        "loopback is fine"
+    );
+    let half_tls = write_config(&dir, &format!("{base}tls_cert = \"/etc/cert.pem\"\n"));
+    let text =
+        issues(ConfigLoader::new(Some(half_tls), Overrides::default()).with_env(vec![]).load().unwrap_err())
+            .join("\n");
+    assert!(text.contains("server.tls_cert: and server.tls_key must be set together"), "{text}");
+}
+
+#[test]
+fn delivery_and_webhook_limits_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        r#"
+        [webhooks]
+        ack_deadline = "6s"
+        max_event_age = "40d"
+        max_body = "12 parsecs"
+        "#,
+    );
+    let text =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
+            .join("\n");
+    assert!(text.contains("webhooks.max_body") && text.contains("1MiB"), "{text}");
+    let path = write_config(
+        &dir,
+        r#"
+        [webhooks]
+        ack_deadline = "6s"
+        max_event_age = "40d"
+        [delivery]
+        retry_schedule = []
+        lease = "10s"
+        [[destinations]]
+        name = "app"
+        url = "https://app.internal/hooks"
+        timeout = "10s"
+        "#,
+    );
+    let text =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
+            .join("\n");
+    for expected in [
+        "webhooks.ack_deadline: must be more than zero and under 5s",
+        "webhooks.max_event_age: must be shorter than store.retention",
+        "delivery.retry_schedule: must list one or more delays",
+        "delivery.lease: must be more than twice destinations[0].timeout",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}

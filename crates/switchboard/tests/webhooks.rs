@@ -261,3 +261,29 @@ async fn a_failing_or_slow_store_gets_503_never_2xx() {
         assert_eq!(code, "unavailable", "{case}");
     }
 }
+
+#[tokio::test]
+async fn serve_terminates_https_itself_when_given_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let d = dir.path().display().to_string();
+    let path = common::write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "shutdown_timeout = \"5s\"",
+        &format!("shutdown_timeout = \"5s\"\ntls_cert = \"{d}/cert.pem\"\ntls_key = \"{d}/key.pem\""),
+    );
+    std::fs::write(&path, text).unwrap();
+    let app = common::spawn_in(dir, path).await;
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let url = format!("https://localhost:{}/webhooks/intercom", app.addr.port());
+    let response = post_signed(&https, &url, CLIENT_SECRET, &notification("notif_tls", "ping")).await;
+    assert_eq!(response.status(), 200);
+    let plain = reqwest::Client::new().get(app.url("/livez")).send().await;
+    assert!(plain.is_err() || plain.unwrap().status() != 200, "plain HTTP is not served on the TLS port");
+    app.stop().await;
+}

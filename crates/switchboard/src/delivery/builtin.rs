@@ -61,7 +61,7 @@ impl Builtin {
             if let Some(from) = item.merged_from.as_ref().and_then(|m| m.id.as_deref()) {
                 cache.invalidate(from);
             }
-            metrics::counter!("switchboard_contact_cache_invalidations_total").increment(1);
+            metrics::counter!("contact_cache_invalidations_total").increment(1);
         }
         if delivery.topic == "contact.deleted"
             && let Some(contact_id) = item.id

@@ -186,12 +186,12 @@ impl Dispatcher {
             return AttemptResult::Dead { status: None, error };
         };
         metrics::counter!(
-            "switchboard_delivery_attempts_total",
+            "delivery_attempts_total",
             "destination" => delivery.destination.clone(),
             "result" => label
         )
         .increment(1);
-        metrics::histogram!("switchboard_delivery_seconds", "destination" => delivery.destination.clone())
+        metrics::histogram!("delivery_seconds", "destination" => delivery.destination.clone())
             .record(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Delivered(status) => AttemptResult::Delivered { status },
@@ -229,7 +229,7 @@ impl Dispatcher {
                             "delivery dead-lettered after its last attempt: {error}"
                         );
                         metrics::counter!(
-                            "switchboard_dead_letters_total",
+                            "dead_letters_total",
                             "destination" => delivery.destination.clone()
                         )
                         .increment(1);
