@@ -57,6 +57,9 @@ pub enum Command {
     /// Load generators and benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Probe a running instance's /health: print its JSON, exit 0 when healthy and 1 otherwise
+    /// (for exec probes and deploy scripts).
+    Health(HealthArgs),
 }
 
 /// `switchboard bench ...`
@@ -66,6 +69,15 @@ pub enum BenchCommand {
     Webhooks(WebhooksBenchArgs),
     /// Upsert contacts through the paced client and compare the achieved rate with the allowed one.
     Pacing(bench::pacing::PacingArgs),
+}
+
+/// `switchboard health`
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The health URL, like https://switchboard.internal/health. Default: /health on server.listen
+    /// of the configuration (127.0.0.1 when it listens on all interfaces; https when it terminates TLS).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
 }
 
 /// `switchboard serve`
@@ -139,12 +151,52 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
+        Command::Health(args) => health_command(cli.config, args).await,
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }
         Command::Destinations(command) => {
             store_command(cli.config, |config| async move { dlq::run_destinations(&config, command).await })
                 .await
+        }
+    }
+}
+
+async fn health_command(file: Option<PathBuf>, args: HealthArgs) -> ExitCode {
+    let url = match args.url {
+        Some(url) => url,
+        None => {
+            let config = match load(file, Overrides::default()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let mut addr = config.server.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let scheme = if config.server.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{addr}/health")
+        }
+    };
+    let http = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build() {
+        Ok(http) => http,
+        Err(e) => {
+            eprintln!("error: cannot build an HTTP client: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match http.get(&url).send().await {
+        Ok(response) => {
+            let healthy = response.status().is_success();
+            match response.json::<serde_json::Value>().await {
+                Ok(body) => println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default()),
+                Err(e) => eprintln!("error: {url} did not answer JSON: {e}"),
+            }
+            if healthy { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) }
+        }
+        Err(e) => {
+            eprintln!("error: cannot reach {url}: {e}; is switchboard serve running there?");
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }

@@ -138,6 +138,8 @@ struct RawConfig {
     store: RawStore,
     destinations: Vec<RawDestination>,
     delivery: RawDelivery,
+    health: RawHealth,
+    status_page: RawStatusPage,
     admin: RawAdmin,
     secrets: RawSecrets,
     logging: RawLogging,
@@ -154,6 +156,8 @@ impl Default for RawConfig {
             store: RawStore::default(),
             destinations: Vec::new(),
             delivery: RawDelivery::default(),
+            health: RawHealth::default(),
+            status_page: RawStatusPage::default(),
             admin: RawAdmin::default(),
             secrets: RawSecrets::default(),
             logging: RawLogging::default(),
@@ -186,6 +190,7 @@ impl Default for RawServer {
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawIntercom {
+    enabled: bool,
     token: Option<String>,
     region: Option<Region>,
     base_url: Option<String>,
@@ -197,6 +202,7 @@ struct RawIntercom {
 impl Default for RawIntercom {
     fn default() -> Self {
         RawIntercom {
+            enabled: true,
             token: None,
             region: None,
             base_url: None,
@@ -252,6 +258,36 @@ impl Default for RawStore {
         RawStore {
             url: "sqlite://./switchboard-data/switchboard.db".into(),
             retention: HumanDuration(Duration::from_secs(30 * 24 * 3600)),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawHealth {
+    probe_interval: HumanDuration,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth { probe_interval: HumanDuration(Duration::from_secs(15)) }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStatusPage {
+    enabled: bool,
+    url: String,
+    interval: HumanDuration,
+}
+
+impl Default for RawStatusPage {
+    fn default() -> Self {
+        RawStatusPage {
+            enabled: true,
+            url: "https://www.intercomstatus.com/api/v2/status.json".into(),
+            interval: HumanDuration(Duration::from_secs(60)),
         }
     }
 }
@@ -354,6 +390,10 @@ pub struct Config {
     pub destinations: Vec<DestinationConfig>,
     /// Delivery to destinations.
     pub delivery: DeliveryConfig,
+    /// `/health`.
+    pub health: HealthConfig,
+    /// Intercom's status page monitor.
+    pub status_page: StatusPageConfig,
     /// The admin API.
     pub admin: AdminConfig,
     /// Secret refresh.
@@ -408,6 +448,8 @@ impl IntercomEndpoint {
 /// `[intercom]`
 #[derive(Debug, Clone)]
 pub struct IntercomConfig {
+    /// The kill switch: with `false`, no request reaches Intercom.
+    pub enabled: bool,
     /// The access token.
     pub token: Option<SecretRef>,
     /// The API host.
@@ -490,6 +532,24 @@ pub struct DestinationConfig {
     pub secret: Option<SecretRef>,
     /// How long one attempt may take.
     pub timeout: Duration,
+}
+
+/// `[health]`
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// How long a `GET /me` probe result is reused, so frequent health checks cost one call.
+    pub probe_interval: Duration,
+}
+
+/// `[status_page]`
+#[derive(Debug, Clone)]
+pub struct StatusPageConfig {
+    /// Whether the status page is polled.
+    pub enabled: bool,
+    /// The Statuspage `status.json` URL.
+    pub url: url::Url,
+    /// How often it is polled.
+    pub interval: Duration,
 }
 
 /// `[admin]`
@@ -1041,6 +1101,20 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         );
     }
 
+    if raw.health.probe_interval.0.is_zero() {
+        issue("health.probe_interval", "must be more than zero; the default is \"15s\"".into());
+    }
+    if raw.status_page.interval.0 < Duration::from_secs(1) {
+        issue("status_page.interval", "must be at least \"1s\"; the default is \"60s\"".into());
+    }
+    let status_page_url = match parse_http_url(&raw.status_page.url) {
+        Ok(url) => Some(url),
+        Err(problem) => {
+            issue("status_page.url", problem);
+            None
+        }
+    };
+
     if raw.secrets.refresh_interval.0 < Duration::from_secs(1) {
         issue("secrets.refresh_interval", "must be at least \"1s\"; the default is \"5m\"".into());
     }
@@ -1078,6 +1152,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
             behind_tls_proxy: raw.server.behind_tls_proxy,
         },
         intercom: IntercomConfig {
+            enabled: raw.intercom.enabled,
             token,
             endpoint,
             expected_app_id: raw.intercom.expected_app_id,
@@ -1095,6 +1170,13 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         },
         store: StoreConfig { url: store_url, retention: raw.store.retention.0 },
         destinations,
+        health: HealthConfig { probe_interval: raw.health.probe_interval.0 },
+        status_page: StatusPageConfig {
+            enabled: raw.status_page.enabled,
+            // Checked above: the issues list is non-empty (and we returned) when it did not parse.
+            url: status_page_url.unwrap_or_else(|| unreachable!("status_page.url was validated")),
+            interval: raw.status_page.interval.0,
+        },
         delivery: DeliveryConfig {
             retry_schedule: raw.delivery.retry_schedule.iter().map(|d| d.0).collect(),
             lease: raw.delivery.lease.0,
@@ -1272,6 +1354,7 @@ impl Config {
         server.insert("behind_tls_proxy".into(), self.server.behind_tls_proxy.into());
         root.insert("server".into(), server.into());
         let mut intercom = toml::Table::new();
+        intercom.insert("enabled".into(), self.intercom.enabled.into());
         put_secret(&mut intercom, "token", "intercom.token", &self.intercom.token);
         match &self.intercom.endpoint {
             IntercomEndpoint::Region(region) => {
@@ -1357,6 +1440,14 @@ impl Config {
         delivery.insert("concurrency".into(), (self.delivery.concurrency as i64).into());
         delivery.insert("poll_interval".into(), duration(self.delivery.poll_interval));
         root.insert("delivery".into(), delivery.into());
+        let mut health = toml::Table::new();
+        health.insert("probe_interval".into(), duration(self.health.probe_interval));
+        root.insert("health".into(), health.into());
+        let mut status_page = toml::Table::new();
+        status_page.insert("enabled".into(), self.status_page.enabled.into());
+        status_page.insert("url".into(), self.status_page.url.as_str().into());
+        status_page.insert("interval".into(), duration(self.status_page.interval));
+        root.insert("status_page".into(), status_page.into());
         let mut admin = toml::Table::new();
         put_secret(&mut admin, "key", "admin.key", &self.admin.key);
         root.insert("admin".into(), admin.into());
@@ -1375,6 +1466,11 @@ impl Config {
     /// Settings that are valid but probably not what a deployment wants, one sentence each.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
+        if !self.intercom.enabled {
+            warnings.push(
+                "intercom.enabled = false: the kill switch is off, no request reaches Intercom".to_owned(),
+            );
+        }
         if self.intercom.token.is_none() {
             warnings.push("intercom.token is not set: calls to Intercom's API will fail".to_owned());
         }

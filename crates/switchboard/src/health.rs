@@ -1,18 +1,26 @@
-//! Liveness and readiness probes (`/livez`, `/readyz`) for Kubernetes and load balancers.
+//! Health: `/livez` (alive), `/readyz` (ready for traffic) and `/health` (the checklist's health
+//! check, with Intercom connectivity), plus the Intercom status page monitor.
+//!
+//! `/health` probes Intercom with `GET /me` at most once per `health.probe_interval`: concurrent
+//! and repeated checks share one cached probe, so Kubernetes probes do not spend the rate budget.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use parking_lot::RwLock;
+use serde::Serialize;
 use serde_json::json;
+use tokio::sync::{Mutex, watch};
 
+use crate::intercom::{Intercom, Unavailable};
 use crate::store::Store;
 
-/// How long `/readyz` waits for the store before calling it unreachable.
+/// How long `/readyz` and `/health` wait for the store before calling it unreachable.
 const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Whether the service should receive traffic: the store answers with a current schema, and
@@ -50,15 +58,295 @@ pub async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     if readiness.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "shutting_down" })));
     }
-    match tokio::time::timeout(STORE_PING_TIMEOUT, readiness.store.ping()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "store_unavailable", "error": e.to_string() })),
-        ),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "store_unavailable", "error": "the store did not answer within 2s" })),
-        ),
+    match ping(readiness.store.as_ref()).await {
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Err(error) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "store_unavailable", "error": error })))
+        }
+    }
+}
+
+async fn ping(store: &dyn Store) -> Result<Duration, String> {
+    let started = Instant::now();
+    match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => Ok(started.elapsed()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the store did not answer within 2s".to_owned()),
+    }
+}
+
+/// A health state, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything works.
+    Healthy,
+    /// Works, but with a problem to look at (Intercom rate-limits us).
+    Degraded,
+    /// Calls to Intercom are switched off on purpose (the kill switch).
+    Disabled,
+    /// Something needed does not work.
+    Unhealthy,
+}
+
+/// What the Intercom probe found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntercomHealth {
+    /// The verdict.
+    pub status: Status,
+    /// How long `GET /me` took.
+    pub latency_ms: Option<u64>,
+    /// Whether Intercom accepted the token.
+    pub authenticated: bool,
+    /// `X-RateLimit-Remaining` of the probe's answer.
+    pub rate_limit_remaining: Option<u32>,
+    /// `X-RateLimit-Limit` of the probe's answer.
+    pub rate_limit_limit: Option<u32>,
+    /// The workspace (app id) the token belongs to.
+    pub app_id: Option<String>,
+    /// The region configured.
+    pub region: String,
+    /// What is wrong, if anything.
+    pub error: Option<String>,
+    /// Seconds since the probe ran (0 for a fresh one).
+    pub age_seconds: u64,
+}
+
+/// The last reading of Intercom's status page.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusPageReading {
+    /// `none`, `minor`, `major`, `critical`, or `unknown` when it could not be read.
+    pub indicator: String,
+    /// The page's description ("All Systems Operational").
+    pub description: Option<String>,
+    /// Why it could not be read.
+    pub error: Option<String>,
+}
+
+/// Everything `/health` reports on.
+#[derive(Debug)]
+pub struct Health {
+    intercom: Intercom,
+    store: Arc<dyn Store>,
+    probe_interval: Duration,
+    cache: Mutex<Option<(Instant, IntercomHealth)>>,
+    status_page: Arc<RwLock<Option<StatusPageReading>>>,
+}
+
+impl Health {
+    /// Health of `intercom` and `store`, with probes cached for `probe_interval`.
+    pub fn new(intercom: Intercom, store: Arc<dyn Store>, probe_interval: Duration) -> Self {
+        Health { intercom, store, probe_interval, cache: Mutex::new(None), status_page: Arc::default() }
+    }
+
+    /// Where the status page monitor writes its readings.
+    pub fn status_page(&self) -> Arc<RwLock<Option<StatusPageReading>>> {
+        self.status_page.clone()
+    }
+
+    /// The Intercom probe's result, from the cache when it is fresh. Concurrent callers wait for
+    /// one probe instead of each sending their own.
+    pub async fn intercom(&self) -> IntercomHealth {
+        let mut cache = self.cache.lock().await;
+        if let Some((at, cached)) = cache.as_ref()
+            && at.elapsed() < self.probe_interval
+        {
+            let mut cached = cached.clone();
+            cached.age_seconds = at.elapsed().as_secs();
+            return cached;
+        }
+        let fresh = self.probe().await;
+        *cache = Some((Instant::now(), fresh.clone()));
+        fresh
+    }
+
+    async fn probe(&self) -> IntercomHealth {
+        let mut health = IntercomHealth {
+            status: Status::Unhealthy,
+            latency_ms: None,
+            authenticated: false,
+            rate_limit_remaining: None,
+            rate_limit_limit: None,
+            app_id: None,
+            region: self.intercom.region.clone(),
+            error: None,
+            age_seconds: 0,
+        };
+        let client = match self.intercom.probe_client() {
+            Ok(client) => client,
+            Err(Unavailable::Disabled) => {
+                health.status = Status::Disabled;
+                health.error = Some(Unavailable::Disabled.to_string());
+                return health;
+            }
+            Err(other) => {
+                health.error = Some(other.to_string());
+                return health;
+            }
+        };
+        let started = Instant::now();
+        let answer = client.execute(intercom_api::Request::get("/me").template("/me")).await;
+        health.latency_ms = Some(started.elapsed().as_millis() as u64);
+        match answer {
+            Ok(response) => {
+                if let Some(limit) = response.rate_limit() {
+                    health.rate_limit_remaining = Some(limit.remaining);
+                    health.rate_limit_limit = Some(limit.limit);
+                    metrics::gauge!("intercom_api_rate_limit_limit").set(f64::from(limit.limit));
+                }
+                health.authenticated = true;
+                let me: Result<intercom_api::models::admin::Me, _> = serde_json::from_slice(&response.body);
+                let app = me.ok().and_then(|me| me.app);
+                health.app_id = app.as_ref().and_then(|a| a.id_code.clone());
+                match (&self.intercom.expected_app_id, &health.app_id) {
+                    (Some(expected), Some(actual)) if expected != actual => {
+                        let name = app.and_then(|a| a.name).map(|n| format!(" ({n})")).unwrap_or_default();
+                        health.error = Some(format!(
+                            "the token belongs to workspace {actual}{name}, not intercom.expected_app_id = {expected}: \
+                             a token of another workspace (staging?) is configured"
+                        ));
+                    }
+                    (Some(expected), None) => {
+                        health.error = Some(format!(
+                            "/me did not say which workspace answered, so intercom.expected_app_id = {expected} cannot \
+                             be checked"
+                        ));
+                    }
+                    _ => health.status = Status::Healthy,
+                }
+            }
+            Err(error) => {
+                if let Some(limit) = error.rate_limit() {
+                    health.rate_limit_remaining = Some(limit.remaining);
+                    health.rate_limit_limit = Some(limit.limit);
+                }
+                use intercom_api::ErrorKind;
+                health.authenticated = !matches!(error.kind(), ErrorKind::Unauthorized);
+                health.status =
+                    if error.kind() == ErrorKind::RateLimited { Status::Degraded } else { Status::Unhealthy };
+                // The client's Display never includes the token or bodies.
+                health.error = Some(error.to_string());
+            }
+        }
+        health
+    }
+
+    /// The whole report and its HTTP status (200 only when healthy).
+    pub async fn report(&self) -> (StatusCode, serde_json::Value) {
+        let intercom = self.intercom().await;
+        let (store_status, store) = match ping(self.store.as_ref()).await {
+            Ok(latency) => (
+                Status::Healthy,
+                json!({ "status": Status::Healthy, "latencyMs": latency.as_millis() as u64 }),
+            ),
+            Err(error) => (Status::Unhealthy, json!({ "status": Status::Unhealthy, "error": error })),
+        };
+        let webhooks = match self.store.stats().await {
+            Ok(stats) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as i64)
+                    .unwrap_or(0);
+                let disabled = self.store.disabled_destinations().await.unwrap_or_default();
+                json!({
+                    "queueDepth": stats.pending,
+                    "oldestPendingSeconds": stats.oldest_pending_received_at.map(|at| (now - at).max(0) / 1000),
+                    "deadLetters": stats.dead,
+                    "disabledDestinations": disabled.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                })
+            }
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        let status = intercom.status.max(store_status);
+        let status_page = self.status_page.read().clone();
+        let body = json!({
+            "status": status,
+            "services": {
+                "intercom": intercom,
+                "store": store,
+                "webhooks": webhooks,
+                "statusPage": status_page,
+            },
+            "timestamp": time::OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        });
+        let code = if status == Status::Healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        (code, body)
+    }
+}
+
+/// `GET /health`: 200 when healthy, 503 otherwise, with the report either way.
+pub async fn health(State(health): State<Arc<Health>>) -> impl IntoResponse {
+    let (code, body) = health.report().await;
+    (code, Json(body))
+}
+
+/// Polls Intercom's status page every `interval` until `shutdown`, writing readings to `into` and
+/// to the `intercom_status_indicator` gauge. An unreachable page is reported, never fatal.
+pub async fn monitor_status_page(
+    url: url::Url,
+    interval: Duration,
+    into: Arc<RwLock<Option<StatusPageReading>>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(http) => http,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the status page client; the status page is not monitored");
+            return;
+        }
+    };
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let reading = read_status_page(&http, &url).await;
+        let level = match reading.indicator.as_str() {
+            "none" => 0.0,
+            "minor" => 1.0,
+            "major" => 2.0,
+            "critical" => 3.0,
+            _ => -1.0,
+        };
+        metrics::gauge!("intercom_status_indicator").set(level);
+        let changed = into.read().as_ref().map(|r| &r.indicator) != Some(&reading.indicator);
+        if changed {
+            match &reading.error {
+                Some(error) => tracing::warn!(%error, "Intercom's status page cannot be read"),
+                None => {
+                    tracing::info!(indicator = %reading.indicator, "Intercom status page indicator changed")
+                }
+            }
+        }
+        *into.write() = Some(reading);
+    }
+}
+
+async fn read_status_page(http: &reqwest::Client, url: &url::Url) -> StatusPageReading {
+    let unknown = |error: String| StatusPageReading {
+        indicator: "unknown".into(),
+        description: None,
+        error: Some(error),
+    };
+    let response = match http.get(url.clone()).send().await {
+        Ok(response) if response.status().is_success() => response,
+        Ok(response) => return unknown(format!("{url} answered HTTP {}", response.status().as_u16())),
+        Err(e) => return unknown(format!("{url} is unreachable: {e}")),
+    };
+    match response.json::<serde_json::Value>().await {
+        Ok(body) => match body["status"]["indicator"].as_str() {
+            Some(indicator) => StatusPageReading {
+                indicator: indicator.to_owned(),
+                description: body["status"]["description"].as_str().map(str::to_owned),
+                error: None,
+            },
+            None => unknown(format!("{url} has no status.indicator; is it a Statuspage status.json?")),
+        },
+        Err(e) => unknown(format!("{url} did not answer JSON: {e}")),
     }
 }

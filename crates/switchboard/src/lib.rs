@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod dlq;
 pub mod health;
+pub mod intercom;
 pub mod logging;
 pub mod sandbox;
 pub mod secrets;

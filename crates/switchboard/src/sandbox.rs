@@ -36,6 +36,10 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
     config.intercom.token = Some(SecretRef::Generated(credentials.token.as_str().into()));
     config.intercom.expected_app_id = Some(credentials.app_id.clone());
     config.webhooks.client_secrets = vec![SecretRef::Generated(credentials.client_secret.as_str().into())];
+    // The simulator serves a fake status page too; the real one is out of reach of a sandbox.
+    if let Ok(status_page) = url::Url::parse(&format!("{sim_url}/_sim/statuspage/api/v2/status.json")) {
+        config.status_page.url = status_page;
+    }
     let secrets = LoadedSecrets {
         intercom_token: Some(Secret::generated("intercom.token", &credentials.token)),
         client_secrets: vec![Secret::generated("webhooks.client_secrets[0]", &credentials.client_secret)],
@@ -93,7 +97,7 @@ fn banner(
         "\nSwitchboard sandbox is running. Nothing here reaches Intercom: the API is a local simulator.\n\n\
          \x20 Gateway     {gateway}\n\
          \x20 Webhooks    {webhook_url}\n\
-         \x20 Health      {gateway}/livez\n\
+         \x20 Health      {gateway}/health   (probes: {gateway}/livez, {gateway}/readyz)\n\
          \x20 Simulator   {sim_url}   (app id {app_id})\n\
          \x20 Sim token   {token}   (a simulator test value)\n\
          \x20 Data        {data}\n\n\

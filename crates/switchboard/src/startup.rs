@@ -18,7 +18,8 @@ use tower_http::trace::TraceLayer;
 use crate::admin::{self, AdminState};
 use crate::config::{Config, LoadedSecrets, StoreUrl};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
-use crate::health::{self, Readiness};
+use crate::health::{self, Health, Readiness};
+use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{SqliteStore, Store, StoreError};
 use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
@@ -68,6 +69,7 @@ pub struct Application {
     dispatcher: Dispatcher,
     config: Config,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    health: Arc<Health>,
 }
 
 impl Application {
@@ -134,12 +136,15 @@ impl Application {
         )?;
 
         let readiness = Readiness::new(store.clone());
+        let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
+        let health = Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval));
         let webhooks = ingress::routes(&config.webhooks.path, ingress);
         let admin = admin::router(AdminState { store: store.clone(), key: secrets.admin_key.clone(), wake });
         let router = Router::new()
             .route("/livez", get(health::livez))
             .route("/readyz", get(health::readyz))
             .with_state(readiness.clone())
+            .route("/health", get(health::health).with_state(health.clone()))
             .merge(webhooks)
             .nest("/admin", admin)
             .layer(TraceLayer::new_for_http());
@@ -152,6 +157,7 @@ impl Application {
             dispatcher,
             config: config.clone(),
             tls,
+            health,
         })
     }
 
@@ -202,6 +208,14 @@ impl Application {
                 }
             }
         });
+        if self.config.status_page.enabled {
+            background.spawn(health::monitor_status_page(
+                self.config.status_page.url.clone(),
+                self.config.status_page.interval,
+                self.health.status_page(),
+                stop_rx.clone(),
+            ));
+        }
         let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
         let dispatcher = tokio::spawn(self.dispatcher.clone().run(dispatcher_stop_rx));
 

@@ -47,12 +47,19 @@ async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c()
     .expect("banner printed");
 
     let health = field(&banner, "Health");
+    let gateway = field(&banner, "Gateway");
     let http = reqwest::Client::new();
-    let livez = http.get(health).send().await.unwrap();
+    let livez = http.get(format!("{gateway}/livez")).send().await.unwrap();
     let ready_after = started.elapsed();
     assert_eq!(livez.status(), 200);
     println!("/livez answered 200 {ready_after:?} after the process started");
-    assert_eq!(http.get(health.replace("/livez", "/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(http.get(format!("{gateway}/readyz")).send().await.unwrap().status(), 200);
+    // /health probes the simulator with the generated token: healthy, in the simulator's workspace.
+    let report = http.get(health).send().await.unwrap();
+    assert_eq!(report.status(), 200);
+    let report: serde_json::Value = report.json().await.unwrap();
+    assert_eq!(report["status"], "healthy", "{report}");
+    assert_eq!(report["services"]["intercom"]["authenticated"], true);
 
     // The simulator it prints is live and accepts the printed token.
     let sim = field(&banner, "Simulator");

@@ -1,0 +1,176 @@
+//! `/health` against the simulator: each state and its status code, the probe cache, a token of
+//! another workspace, the kill switch, the status page, and `switchboard health` exit codes.
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
+mod common;
+
+use std::time::Duration;
+
+use intercom_sim::{Indicator, SimConfig, SimHandle, Simulator};
+
+async fn app_for(sim: &SimHandle, token: &str, expected_app_id: &str, extra: &str) -> common::TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("intercom_token"), token).unwrap();
+    let d = dir.path().display();
+    let base = sim.base_url();
+    let config = format!(
+        "[intercom]\nbase_url = \"{base}\"\ntoken = \"file:{d}/intercom_token\"\nexpected_app_id = \"{expected_app_id}\"\n\
+         [status_page]\nurl = \"{base}/_sim/statuspage/api/v2/status.json\"\ninterval = \"1s\"\n{extra}"
+    );
+    let path = common::write_config(dir.path(), &config);
+    common::spawn_in(dir, path).await
+}
+
+async fn health(app: &common::TestApp) -> (u16, serde_json::Value) {
+    let response = reqwest::get(app.url("/health")).await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn me_calls(sim: &SimHandle) -> u64 {
+    sim.stats().requests.get("GET /me").map(|by_status| by_status.values().sum()).unwrap_or(0)
+}
+
+async fn switchboard_health(url: &str) -> (Option<i32>, String) {
+    // The service runs on this test's runtime: wait for the child without blocking it.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["health", "--url", url])
+        .output()
+        .await
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn healthy_with_a_cached_probe_and_an_informational_status_page() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let creds = sim.default_app().clone();
+    let app = app_for(&sim, &creds.token, &creds.app_id, "[health]\nprobe_interval = \"1h\"\n").await;
+
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "healthy");
+    let intercom = &report["services"]["intercom"];
+    assert_eq!(intercom["status"], "healthy");
+    assert_eq!(intercom["authenticated"], true);
+    assert_eq!(intercom["appId"], creds.app_id.as_str());
+    assert!(
+        intercom["rateLimitRemaining"].as_u64().is_some() && intercom["rateLimitLimit"].as_u64().unwrap() > 0
+    );
+    assert!(intercom["latencyMs"].is_u64());
+    assert_eq!(report["services"]["store"]["status"], "healthy");
+    assert_eq!(report["services"]["webhooks"]["queueDepth"], 0);
+    assert_eq!(report["services"]["webhooks"]["deadLetters"], 0);
+    assert!(report["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    // Many checks, concurrent and sequential, cost one /me.
+    let checks: Vec<_> = (0..20).map(|_| tokio::spawn(reqwest::get(app.url("/health")))).collect();
+    for check in checks {
+        assert_eq!(check.await.unwrap().unwrap().status(), 200);
+    }
+    for _ in 0..10 {
+        health(&app).await;
+    }
+    assert_eq!(me_calls(&sim), 1, "31 health checks within health.probe_interval cost one GET /me");
+
+    // A major incident on the status page is reported but does not make the service unhealthy.
+    sim.set_status_indicator(Indicator::Major);
+    let report = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let (status, report) = health(&app).await;
+            if report["services"]["statusPage"]["indicator"] == "major" {
+                return (status, report);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the status page monitor picks up the indicator");
+    assert_eq!(report.0, 200, "{}", report.1);
+
+    let (code, printed) = switchboard_health(&app.url("/health")).await;
+    assert_eq!(code, Some(0), "{printed}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&printed).unwrap()["status"], "healthy");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_unhealthy_and_not_authenticated() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let app_id = sim.default_app().app_id.clone();
+    let app = app_for(&sim, "dG9rOm5vdF9hX3JlYWxfdG9rZW46MTow", &app_id, "").await;
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(report["status"], "unhealthy");
+    assert_eq!(report["services"]["intercom"]["authenticated"], false);
+    assert!(report["services"]["intercom"]["rateLimitRemaining"].is_null(), "no rate-limit headers on 401");
+    assert!(!report.to_string().contains("dG9rOm5vdF9hX3JlYWxfdG9rZW46MTow"), "the token is never shown");
+    let (code, printed) = switchboard_health(&app.url("/health")).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&printed).unwrap()["status"], "unhealthy");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_of_another_workspace_is_unhealthy_and_says_which_answered() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let creds = sim.default_app().clone();
+    let app = app_for(&sim, &creds.token, "prodapp1", "").await;
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 503);
+    let intercom = &report["services"]["intercom"];
+    assert_eq!(intercom["status"], "unhealthy");
+    assert_eq!(intercom["authenticated"], true);
+    let error = intercom["error"].as_str().unwrap();
+    assert!(error.contains(&format!("belongs to workspace {}", creds.app_id)), "{error}");
+    assert!(error.contains("intercom.expected_app_id = prodapp1"), "{error}");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limited_is_degraded() {
+    // 6 per minute is 1 per 10-second window: the first probe spends it, the next gets 429.
+    let sim = Simulator::start(SimConfig::default().rate_limit_per_minute(6)).await.unwrap();
+    let creds = sim.default_app().clone();
+    let app = app_for(&sim, &creds.token, &creds.app_id, "[health]\nprobe_interval = \"1ms\"\n").await;
+    let (first, _) = health(&app).await;
+    assert_eq!(first, 200);
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 503, "{report}");
+    assert_eq!(report["status"], "degraded");
+    assert_eq!(report["services"]["intercom"]["authenticated"], true);
+    assert_eq!(report["services"]["intercom"]["rateLimitRemaining"], 0);
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_kill_switch_reports_disabled_and_sends_nothing() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let creds = sim.default_app().clone();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("intercom_token"), &creds.token).unwrap();
+    let d = dir.path().display();
+    let config = format!(
+        "[intercom]\nenabled = false\nbase_url = \"{}\"\ntoken = \"file:{d}/intercom_token\"\n",
+        sim.base_url()
+    );
+    let path = common::write_config(dir.path(), &config);
+    let app = common::spawn_in(dir, path).await;
+    let (status, report) = health(&app).await;
+    assert_eq!(status, 503);
+    assert_eq!(report["status"], "disabled");
+    assert_eq!(report["services"]["intercom"]["status"], "disabled");
+    assert_eq!(me_calls(&sim), 0, "with the kill switch off no request reaches Intercom");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn switchboard_health_fails_when_nothing_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, _) = switchboard_health(&format!("http://127.0.0.1:{port}/health")).await;
+    assert_eq!(code, Some(1));
+}
