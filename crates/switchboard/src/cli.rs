@@ -60,6 +60,28 @@ pub enum Command {
     /// Probe a running instance's /health: print its JSON, exit 0 when healthy and 1 otherwise
     /// (for exec probes and deploy scripts).
     Health(HealthArgs),
+    /// Built-in alert rules: export them for Prometheus.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+/// `switchboard alerts ...`
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Print the built-in alert rules (default thresholds) as a Prometheus rules file on stdout;
+    /// deploy/prometheus/switchboard-alerts.yml is its committed output.
+    Export {
+        /// The output format.
+        #[arg(long, value_enum, default_value = "prometheus")]
+        format: AlertsExportFormat,
+    },
+}
+
+/// Formats of `switchboard alerts export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AlertsExportFormat {
+    /// A Prometheus rules file (YAML) for `rule_files`.
+    Prometheus,
 }
 
 /// `switchboard bench ...`
@@ -152,6 +174,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         },
         Command::Health(args) => health_command(cli.config, args).await,
+        Command::Alerts(AlertsCommand::Export { format: AlertsExportFormat::Prometheus }) => {
+            print!("{}", crate::alerts::export_prometheus(&crate::alerts::AlertSettings::default()));
+            ExitCode::SUCCESS
+        }
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }

@@ -3,6 +3,7 @@
 //! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability.
 
 pub mod admin;
+pub mod alerts;
 pub mod bench;
 pub mod cli;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod sandbox;
 pub mod secrets;
 pub mod startup;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;

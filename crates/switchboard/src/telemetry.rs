@@ -1,0 +1,409 @@
+//! The metrics pipeline: one process-wide `metrics` recorder that exports Prometheus text at
+//! `GET /metrics` and feeds the built-in alerts.
+//!
+//! Code records unprefixed names through the `metrics` macros (`webhooks_ingested_total`, and the
+//! `intercom-api` client's `intercom_api_*`). The recorder is a stack of metrics-util layers:
+//!
+//! ```text
+//! metrics::counter!(..) → PrefixLayer("switchboard") → AlertTapLayer → PrometheusRecorder
+//! ```
+//!
+//! so every exported name starts with `switchboard_`, and the alert engine sees exactly what
+//! Prometheus sees. [`METRICS`] lists every metric with its type, labels and meaning;
+//! `docs/metrics.md` documents the same list and a test keeps the two in step.
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics::Recorder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_util::layers::{PrefixLayer, Stack};
+
+use crate::alerts::AlertTapLayer;
+
+/// What every exported metric name starts with (`switchboard_`).
+pub const PREFIX: &str = "switchboard";
+
+/// Histogram buckets (seconds) of every histogram: from a 1 ms webhook ack up to Intercom's 30 s
+/// timeout, with 2 s and 3 s as bounds so the latency alerts' thresholds fall on bucket edges.
+pub const SECONDS_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0];
+
+/// How often histogram samples are folded into their buckets (the exporter leaves it to us).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A metric's type in Prometheus terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (`_total`).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in [`SECONDS_BUCKETS`] (`_bucket`, `_sum`, `_count`).
+    Histogram,
+}
+
+impl MetricKind {
+    /// The lowercase Prometheus name of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric the service exports.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDoc {
+    /// The name as recorded (without [`PREFIX`]).
+    pub name: &'static str,
+    /// Its type.
+    pub kind: MetricKind,
+    /// Its label names (never ids or e-mails).
+    pub labels: &'static [&'static str],
+    /// What it measures (the `# HELP` line).
+    pub help: &'static str,
+}
+
+impl MetricDoc {
+    /// The exported name: `switchboard_<name>`.
+    pub fn exported(&self) -> String {
+        format!("{PREFIX}_{}", self.name)
+    }
+}
+
+/// Names recorded by this crate (unprefixed), for code that records or matches them.
+pub mod names {
+    /// `webhooks_ingested_total{topic,result}`
+    pub const WEBHOOKS_INGESTED: &str = "webhooks_ingested_total";
+    /// `webhooks_refused_total{reason}`
+    pub const WEBHOOKS_REFUSED: &str = "webhooks_refused_total";
+    /// `webhook_verification_failures_total{reason}`
+    pub const WEBHOOK_VERIFICATION_FAILURES: &str = "webhook_verification_failures_total";
+    /// `webhook_ack_seconds`
+    pub const WEBHOOK_ACK_SECONDS: &str = "webhook_ack_seconds";
+    /// `webhook_queue_depth`
+    pub const WEBHOOK_QUEUE_DEPTH: &str = "webhook_queue_depth";
+    /// `webhook_oldest_pending_seconds`
+    pub const WEBHOOK_OLDEST_PENDING_SECONDS: &str = "webhook_oldest_pending_seconds";
+    /// `delivery_attempts_total{destination,result}`
+    pub const DELIVERY_ATTEMPTS: &str = "delivery_attempts_total";
+    /// `delivery_seconds{destination}`
+    pub const DELIVERY_SECONDS: &str = "delivery_seconds";
+    /// `dead_letters_total{destination}`
+    pub const DEAD_LETTERS: &str = "dead_letters_total";
+    /// `dead_letter_depth`
+    pub const DEAD_LETTER_DEPTH: &str = "dead_letter_depth";
+    /// `disabled_destinations`
+    pub const DISABLED_DESTINATIONS: &str = "disabled_destinations";
+    /// `contact_cache_invalidations_total`
+    pub const CONTACT_CACHE_INVALIDATIONS: &str = "contact_cache_invalidations_total";
+    /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
+    pub const INTERCOM_STATUS_INDICATOR: &str = "intercom_status_indicator";
+    /// `intercom_api_rate_limit_limit`
+    pub const INTERCOM_RATE_LIMIT_LIMIT: &str = "intercom_api_rate_limit_limit";
+    /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
+    pub const INTERCOM_PACER_WAIT_SECONDS: &str = "intercom_api_pacer_wait_seconds";
+    /// `alert_active{alert,severity}`
+    pub const ALERT_ACTIVE: &str = "alert_active";
+}
+
+/// Every metric the service exports, by its unprefixed name.
+pub const METRICS: &[MetricDoc] = &[
+    MetricDoc {
+        name: names::WEBHOOKS_INGESTED,
+        kind: MetricKind::Counter,
+        labels: &["topic", "result"],
+        help: "Verified webhooks by topic and result (stored, duplicate, store_error, timeout).",
+    },
+    MetricDoc {
+        name: names::WEBHOOKS_REFUSED,
+        kind: MetricKind::Counter,
+        labels: &["reason"],
+        help: "Webhooks refused before storing, by reason (too_large, invalid_json, too_old, ...).",
+    },
+    MetricDoc {
+        name: names::WEBHOOK_VERIFICATION_FAILURES,
+        kind: MetricKind::Counter,
+        labels: &["reason"],
+        help: "Webhooks whose X-Hub-Signature did not verify, by reason.",
+    },
+    MetricDoc {
+        name: names::WEBHOOK_ACK_SECONDS,
+        kind: MetricKind::Histogram,
+        labels: &[],
+        help: "Time from receiving a webhook to answering it (Intercom gives up after 5 s).",
+    },
+    MetricDoc {
+        name: names::WEBHOOK_QUEUE_DEPTH,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Deliveries waiting to be attempted.",
+    },
+    MetricDoc {
+        name: names::WEBHOOK_OLDEST_PENDING_SECONDS,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Age of the oldest delivery still waiting, in seconds.",
+    },
+    MetricDoc {
+        name: names::DELIVERY_ATTEMPTS,
+        kind: MetricKind::Counter,
+        labels: &["destination", "result"],
+        help: "Delivery attempts to destinations by result (delivered, failed, gone).",
+    },
+    MetricDoc {
+        name: names::DELIVERY_SECONDS,
+        kind: MetricKind::Histogram,
+        labels: &["destination"],
+        help: "Duration of one delivery attempt.",
+    },
+    MetricDoc {
+        name: names::DEAD_LETTERS,
+        kind: MetricKind::Counter,
+        labels: &["destination"],
+        help: "Deliveries dead-lettered after their last attempt.",
+    },
+    MetricDoc {
+        name: names::DEAD_LETTER_DEPTH,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Dead-lettered deliveries waiting for a replay.",
+    },
+    MetricDoc {
+        name: names::DISABLED_DESTINATIONS,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Destinations disabled after answering 410 Gone.",
+    },
+    MetricDoc {
+        name: names::CONTACT_CACHE_INVALIDATIONS,
+        kind: MetricKind::Counter,
+        labels: &[],
+        help: "Contact cache entries invalidated by contact webhooks.",
+    },
+    MetricDoc {
+        name: names::INTERCOM_STATUS_INDICATOR,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "Intercom's status page indicator: 0 none, 1 minor, 2 major, 3 critical, -1 unreadable.",
+    },
+    MetricDoc {
+        name: intercom_api::telemetry::REQUESTS,
+        kind: MetricKind::Counter,
+        labels: &["endpoint", "method", "status"],
+        help: "Requests to Intercom's API by endpoint template, method and status (HTTP status, timeout, transport).",
+    },
+    MetricDoc {
+        name: intercom_api::telemetry::DURATION,
+        kind: MetricKind::Histogram,
+        labels: &["endpoint", "method"],
+        help: "Duration of one request attempt to Intercom's API.",
+    },
+    MetricDoc {
+        name: intercom_api::telemetry::RETRIES,
+        kind: MetricKind::Counter,
+        labels: &["endpoint", "method", "reason"],
+        help: "Retries of Intercom requests by reason (the HTTP status, or the error kind such as timeout).",
+    },
+    MetricDoc {
+        name: intercom_api::telemetry::RATE_LIMIT_REMAINING,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "X-RateLimit-Remaining of Intercom's last answer.",
+    },
+    MetricDoc {
+        name: names::INTERCOM_RATE_LIMIT_LIMIT,
+        kind: MetricKind::Gauge,
+        labels: &[],
+        help: "X-RateLimit-Limit of Intercom's last answer.",
+    },
+    MetricDoc {
+        name: intercom_api::telemetry::CACHE,
+        kind: MetricKind::Counter,
+        labels: &["cache", "result"],
+        help: "Client cache lookups by cache and result (hit, miss).",
+    },
+    MetricDoc {
+        name: names::INTERCOM_PACER_WAIT_SECONDS,
+        kind: MetricKind::Histogram,
+        labels: &[],
+        help: "Time a request waited for the pacer to stay under the rate limit.",
+    },
+    MetricDoc {
+        name: names::ALERT_ACTIVE,
+        kind: MetricKind::Gauge,
+        labels: &["alert", "severity"],
+        help: "1 while a built-in alert is firing, else 0.",
+    },
+];
+
+/// The documentation entry of an exported (prefixed) or recorded name, if it is one we export.
+/// Histogram series (`_bucket`, `_sum`, `_count`) resolve to their histogram.
+pub fn find_exported(name: &str) -> Option<&'static MetricDoc> {
+    let base = name.strip_prefix(PREFIX).and_then(|n| n.strip_prefix('_'))?;
+    METRICS.iter().find(|m| m.name == base).or_else(|| {
+        ["_bucket", "_sum", "_count"]
+            .iter()
+            .filter_map(|suffix| base.strip_suffix(suffix))
+            .find_map(|b| METRICS.iter().find(|m| m.name == b && m.kind == MetricKind::Histogram))
+    })
+}
+
+/// Why the recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// Something else installed a global `metrics` recorder first.
+    #[error(
+        "another metrics recorder is already installed in this process; install switchboard's \
+         (telemetry::install) before anything records a metric"
+    )]
+    ForeignRecorder,
+}
+
+/// The installed pipeline: the exporter's handle and the alert tap, shared by cheap clones.
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    handle: PrometheusHandle,
+    tap: AlertTapLayer,
+}
+
+impl Telemetry {
+    /// The Prometheus handle, for [`metrics_router`].
+    pub fn handle(&self) -> PrometheusHandle {
+        self.handle.clone()
+    }
+
+    /// The alert tap the recorder feeds, for `AlertEngine::new`.
+    pub fn tap(&self) -> &AlertTapLayer {
+        &self.tap
+    }
+}
+
+static INSTALLED: Mutex<Option<Telemetry>> = Mutex::new(None);
+
+/// Installs the process-wide recorder, once: later calls return the first installation, so tests
+/// that start several services in one process share one pipeline (metrics are process-wide).
+pub fn install() -> Result<Telemetry, TelemetryError> {
+    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(telemetry) = installed.as_ref() {
+        return Ok(telemetry.clone());
+    }
+    let tap = AlertTapLayer::new();
+    let (recorder, handle) = build_recorder(&tap);
+    metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::ForeignRecorder)?;
+    describe_all();
+    let upkeep = handle.clone();
+    // A plain thread: upkeep is a few microseconds of locking and must run with or without a runtime.
+    let spawned = thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            thread::sleep(UPKEEP_EVERY);
+            upkeep.run_upkeep();
+        }
+    });
+    if let Err(error) = spawned {
+        // Without upkeep, histograms are still folded in at every scrape; memory grows only
+        // between scrapes, so this is worth a warning, not a failed start.
+        tracing::warn!(%error, "cannot start the metrics upkeep thread; histograms are folded at scrape time");
+    }
+    let telemetry = Telemetry { handle, tap };
+    *installed = Some(telemetry.clone());
+    Ok(telemetry)
+}
+
+/// Builds the layered recorder without installing it (tests use it with
+/// `metrics::set_default_local_recorder`), with the handle that renders what it recorded.
+pub fn build_recorder(tap: &AlertTapLayer) -> (impl Recorder + Send + Sync + 'static, PrometheusHandle) {
+    // `set_buckets` only fails on an empty list; ours is a non-empty constant.
+    let builder = PrometheusBuilder::new();
+    let builder = match builder.set_buckets(SECONDS_BUCKETS) {
+        Ok(with_buckets) => with_buckets,
+        Err(_) => PrometheusBuilder::new(),
+    };
+    let prometheus = builder.build_recorder();
+    let handle = prometheus.handle();
+    let stack = Stack::new(prometheus).push(tap.clone()).push(PrefixLayer::new(PREFIX));
+    (stack, handle)
+}
+
+/// Registers the `# HELP` text of every metric with the current recorder.
+pub fn describe_all() {
+    for metric in METRICS {
+        let help = metric.help;
+        match metric.kind {
+            MetricKind::Counter => metrics::describe_counter!(metric.name, help),
+            MetricKind::Gauge => metrics::describe_gauge!(metric.name, help),
+            MetricKind::Histogram => {
+                metrics::describe_histogram!(metric.name, metrics::Unit::Seconds, help)
+            }
+        }
+    }
+}
+
+/// `GET /metrics` in Prometheus text format.
+pub fn metrics_router(handle: PrometheusHandle) -> Router {
+    Router::new().route("/metrics", get(render)).with_state(handle)
+}
+
+async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_prefixed_and_histograms_have_buckets() {
+        let tap = AlertTapLayer::new();
+        let (recorder, handle) = build_recorder(&tap);
+        metrics::with_local_recorder(&recorder, || {
+            describe_all();
+            metrics::counter!("webhooks_ingested_total", "topic" => "contact.created", "result" => "stored")
+                .increment(2);
+            metrics::histogram!("intercom_api_request_duration_seconds", "endpoint" => "/me", "method" => "GET")
+                .record(2.5);
+        });
+        let text = handle.render();
+        assert!(
+            text.contains(
+                r#"switchboard_webhooks_ingested_total{topic="contact.created",result="stored"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# HELP switchboard_webhooks_ingested_total Verified webhooks"), "{text}");
+        assert!(
+            text.contains(
+                r#"switchboard_intercom_api_request_duration_seconds_bucket{endpoint="/me",method="GET",le="3"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"switchboard_intercom_api_request_duration_seconds_bucket{endpoint="/me",method="GET",le="2"} 0"#
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_documented_name_resolves() {
+        for m in METRICS {
+            assert_eq!(find_exported(&m.exported()).map(|d| d.name), Some(m.name));
+        }
+        assert_eq!(
+            find_exported("switchboard_intercom_api_request_duration_seconds_bucket").map(|d| d.name),
+            Some("intercom_api_request_duration_seconds")
+        );
+        assert!(find_exported("switchboard_webhooks_ingested_total_bucket").is_none());
+        assert!(find_exported("intercom_api_requests_total").is_none());
+    }
+}
