@@ -17,6 +17,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use intercom_api::Region;
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::AlertSettings;
 use crate::logging::LogFormat;
 use crate::secrets::{Fingerprint, Secret, SecretKind, SecretRef};
 use crate::webhooks::TopicPattern;
@@ -140,6 +141,7 @@ struct RawConfig {
     delivery: RawDelivery,
     health: RawHealth,
     status_page: RawStatusPage,
+    alerts: AlertSettings,
     admin: RawAdmin,
     secrets: RawSecrets,
     logging: RawLogging,
@@ -158,6 +160,7 @@ impl Default for RawConfig {
             delivery: RawDelivery::default(),
             health: RawHealth::default(),
             status_page: RawStatusPage::default(),
+            alerts: AlertSettings::default(),
             admin: RawAdmin::default(),
             secrets: RawSecrets::default(),
             logging: RawLogging::default(),
@@ -394,6 +397,10 @@ pub struct Config {
     pub health: HealthConfig,
     /// Intercom's status page monitor.
     pub status_page: StatusPageConfig,
+    /// Built-in alerts and where they are sent.
+    pub alerts: AlertSettings,
+    /// The alert channels' secret references, by channel index.
+    pub alert_channel_secrets: Vec<(usize, SecretRef)>,
     /// The admin API.
     pub admin: AdminConfig,
     /// Secret refresh.
@@ -866,6 +873,13 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         })
         .collect();
     let admin_key = raw.admin.key.as_deref().and_then(|k| secret("admin.key", k));
+    let alert_channel_secrets: Vec<(usize, SecretRef)> = raw
+        .alerts
+        .channels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, secret(&crate::alerts::channel_secret_key(i), c.secret.as_deref()?)?)))
+        .collect();
     let destination_secrets: Vec<Option<SecretRef>> = raw
         .destinations
         .iter()
@@ -1101,6 +1115,9 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         );
     }
 
+    for (key, message) in raw.alerts.validate() {
+        issue(&key, message);
+    }
     if raw.health.probe_interval.0.is_zero() {
         issue("health.probe_interval", "must be more than zero; the default is \"15s\"".into());
     }
@@ -1171,6 +1188,8 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         store: StoreConfig { url: store_url, retention: raw.store.retention.0 },
         destinations,
         health: HealthConfig { probe_interval: raw.health.probe_interval.0 },
+        alerts: raw.alerts,
+        alert_channel_secrets,
         status_page: StatusPageConfig {
             enabled: raw.status_page.enabled,
             // Checked above: the issues list is non-empty (and we returned) when it did not parse.
@@ -1237,6 +1256,8 @@ pub struct LoadedSecrets {
     pub admin_key: Option<Secret>,
     /// `destinations[i].secret`, by destination name.
     pub destination_secrets: Vec<(String, Secret)>,
+    /// `alerts.channels[i].secret` (each keyed so the alert engine finds its own).
+    pub alert_secrets: Vec<Secret>,
 }
 
 impl LoadedSecrets {
@@ -1247,6 +1268,7 @@ impl LoadedSecrets {
         all.extend(self.app_secrets.iter().flat_map(|(_, s)| s.iter().cloned()));
         all.extend(self.admin_key.iter().cloned());
         all.extend(self.destination_secrets.iter().map(|(_, s)| s.clone()));
+        all.extend(self.alert_secrets.iter().cloned());
         all
     }
 
@@ -1278,6 +1300,9 @@ impl Config {
             if let Some(secret) = &d.secret {
                 refs.push((format!("destinations[{i}].secret"), secret));
             }
+        }
+        for (i, secret) in &self.alert_channel_secrets {
+            refs.push((crate::alerts::channel_secret_key(*i), secret));
         }
         refs
     }
@@ -1321,6 +1346,11 @@ impl Config {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, d)| take(format!("destinations[{i}].secret")).map(|s| (d.name.clone(), s)))
+                .collect(),
+            alert_secrets: self
+                .alert_channel_secrets
+                .iter()
+                .filter_map(|(i, _)| take(crate::alerts::channel_secret_key(*i)))
                 .collect(),
         })
     }
@@ -1448,6 +1478,27 @@ impl Config {
         status_page.insert("url".into(), self.status_page.url.as_str().into());
         status_page.insert("interval".into(), duration(self.status_page.interval));
         root.insert("status_page".into(), status_page.into());
+        match toml::Value::try_from(&self.alerts) {
+            Ok(mut alerts) => {
+                // Channel secrets are references; show each with its fingerprint like every other secret.
+                if let Some(channels) = alerts.get_mut("channels").and_then(toml::Value::as_array_mut) {
+                    for (i, channel) in channels.iter_mut().enumerate() {
+                        let reference =
+                            self.alert_channel_secrets.iter().find(|(j, _)| *j == i).map(|(_, r)| r.clone());
+                        if let (Some(table), Some(_)) = (channel.as_table_mut(), &reference) {
+                            table.insert(
+                                "secret".into(),
+                                secret(&crate::alerts::channel_secret_key(i), &reference),
+                            );
+                        }
+                    }
+                }
+                root.insert("alerts".into(), alerts);
+            }
+            Err(e) => {
+                root.insert("alerts".into(), format!("(cannot be shown: {e})").into());
+            }
+        }
         let mut admin = toml::Table::new();
         put_secret(&mut admin, "key", "admin.key", &self.admin.key);
         root.insert("admin".into(), admin.into());

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 use tower_http::trace::TraceLayer;
 
 use crate::admin::{self, AdminState};
+use crate::alerts::AlertEngine;
 use crate::config::{Config, LoadedSecrets, StoreUrl};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Health, Readiness};
@@ -48,6 +49,12 @@ pub enum StartupError {
     /// The HTTP client for deliveries could not be built.
     #[error("cannot build the delivery HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// The metrics recorder could not be installed.
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
+    /// The alert engine could not be built.
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertsError),
     /// TLS could not be set up.
     #[error(
         "cannot load the TLS certificate or key: {0}; check server.tls_cert and server.tls_key (PEM files)"
@@ -70,6 +77,7 @@ pub struct Application {
     config: Config,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     health: Arc<Health>,
+    alerts: AlertEngine,
 }
 
 impl Application {
@@ -135,6 +143,13 @@ impl Application {
             wake.clone(),
         )?;
 
+        let telemetry = crate::telemetry::install()?;
+        let alerts = AlertEngine::new(
+            config.alerts.clone(),
+            Arc::new(crate::alerts::SystemClock::new()),
+            telemetry.tap(),
+        )?
+        .with_channel_secrets(&secrets.alert_secrets);
         let readiness = Readiness::new(store.clone());
         let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
         let health = Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval));
@@ -146,6 +161,8 @@ impl Application {
             .with_state(readiness.clone())
             .route("/health", get(health::health).with_state(health.clone()))
             .merge(webhooks)
+            .merge(crate::telemetry::metrics_router(telemetry.handle()))
+            .merge(crate::alerts::router(alerts.clone()))
             .nest("/admin", admin)
             .layer(TraceLayer::new_for_http());
         Ok(Application {
@@ -158,6 +175,7 @@ impl Application {
             config: config.clone(),
             tls,
             health,
+            alerts,
         })
     }
 
@@ -215,6 +233,10 @@ impl Application {
                 self.health.status_page(),
                 stop_rx.clone(),
             ));
+        }
+        if self.config.alerts.enabled {
+            let mut alerts_stop = stop_rx.clone();
+            background.spawn(self.alerts.clone().run(async move { stopped(&mut alerts_stop).await }));
         }
         let (dispatcher_stop_tx, dispatcher_stop_rx) = watch::channel(false);
         let dispatcher = tokio::spawn(self.dispatcher.clone().run(dispatcher_stop_rx));

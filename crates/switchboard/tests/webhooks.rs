@@ -287,3 +287,25 @@ async fn serve_terminates_https_itself_when_given_a_certificate() {
     assert!(plain.is_err() || plain.unwrap().status() != 200, "plain HTTP is not served on the TLS port");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn each_configured_app_has_its_own_path_and_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("eu_secret"), "eu-client-secret\n").unwrap();
+    let d = dir.path().display().to_string();
+    let extra = format!("[[webhooks.apps]]\nname = \"eu\"\nclient_secrets = [\"file:{d}/eu_secret\"]\n");
+    let path = common::write_config(dir.path(), &extra);
+    let app = common::spawn_in(dir, path).await;
+    let http = reqwest::Client::new();
+    let eu = app.url("/webhooks/intercom/eu");
+    let body = notification("notif_same_id", "ping");
+    assert_eq!(post_signed(&http, &eu, "eu-client-secret", &body).await.status(), 200);
+    assert_eq!(post_signed(&http, &eu, CLIENT_SECRET, &body).await.status(), 401, "another app's secret");
+    // The same notification id on the default app is a different event: keys are per app.
+    let default = post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await;
+    assert_eq!(default.json::<serde_json::Value>().await.unwrap()["status"], "stored");
+    assert!(app.store.event("eu", "notif_same_id").await.unwrap().is_some());
+    assert!(app.store.event("default", "notif_same_id").await.unwrap().is_some());
+    assert_eq!(http.head(&eu).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
