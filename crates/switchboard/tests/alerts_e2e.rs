@@ -12,7 +12,8 @@ use common::{CLIENT_SECRET, Receiver, notification, post_signed};
 use intercom_sim::{Indicator, SimConfig, Simulator};
 
 async fn alert_state(http: &reqwest::Client, base: &str, name: &str) -> String {
-    let view: serde_json::Value = http.get(format!("{base}/alerts")).send().await.unwrap().json().await.unwrap();
+    let view: serde_json::Value =
+        http.get(format!("{base}/alerts")).send().await.unwrap().json().await.unwrap();
     view["alerts"]
         .as_array()
         .unwrap()
@@ -91,6 +92,15 @@ async fn alerts_fire_notify_every_channel_and_resolve() {
         {fast}
         [alerts.intercom_auth_failure]
         {fast}
+        [alerts.intercom_error_rate]
+        min_requests = 3
+        {fast}
+        [alerts.intercom_high_latency]
+        threshold = 0.2
+        {fast}
+        [alerts.intercom_high_latency_warning]
+        threshold = 0.1
+        {fast}
         [alerts.webhook_signature_failures]
         threshold = 3
         {fast}
@@ -111,10 +121,19 @@ async fn alerts_fire_notify_every_channel_and_resolve() {
     let http = reqwest::Client::new();
 
     // IntercomUnreachable: the simulator answers 503 to every request for a while.
+    // IntercomErrorRate rises with it: every request fails.
     sim.set_faults("503").unwrap();
     wait_state(&http, &base, "IntercomUnreachable", "firing").await;
+    wait_state(&http, &base, "IntercomErrorRate", "firing").await;
     sim.clear_faults();
     wait_state(&http, &base, "IntercomUnreachable", "resolved").await;
+    wait_state(&http, &base, "IntercomErrorRate", "resolved").await;
+
+    // IntercomHighLatency: every answer is delayed by 400 ms (threshold lowered to P95 > 0.2 s).
+    sim.set_faults("latency=400ms").unwrap();
+    wait_state(&http, &base, "IntercomHighLatency", "firing").await;
+    sim.clear_faults();
+    wait_state(&http, &base, "IntercomHighLatency", "resolved").await;
 
     // IntercomAuthFailure: the token file is rewritten with a token Intercom rejects; the service
     // picks the rotation up on its next secret refresh (1 s here), gets 401s, then the good token
@@ -132,12 +151,21 @@ async fn alerts_fire_notify_every_channel_and_resolve() {
     wait_state(&http, &base, "WebhookSignatureFailures", "resolved").await;
 
     // WebhookDeliveryFailures and DeadLettersPresent: a destination that keeps failing.
-    post_signed(&http, &format!("{base}/webhooks/intercom"), CLIENT_SECRET, &notification("notif_dlq", "ping")).await;
+    post_signed(
+        &http,
+        &format!("{base}/webhooks/intercom"),
+        CLIENT_SECRET,
+        &notification("notif_dlq", "ping"),
+    )
+    .await;
     wait_state(&http, &base, "WebhookDeliveryFailures", "firing").await;
     wait_state(&http, &base, "DeadLettersPresent", "firing").await;
     destination.always(200);
     let dead = app.store.dead_letters(Default::default()).await.unwrap();
-    app.store.replay(0, switchboard::store::DeadLetterFilter { id: Some(dead[0].id), ..Default::default() }).await.unwrap();
+    app.store
+        .replay(0, switchboard::store::DeadLetterFilter { id: Some(dead[0].id), ..Default::default() })
+        .await
+        .unwrap();
     wait_state(&http, &base, "DeadLettersPresent", "resolved").await;
 
     // IntercomStatusDegraded: a major incident on the status page.
@@ -166,15 +194,26 @@ async fn alerts_fire_notify_every_channel_and_resolve() {
         )
     });
     let json = bodies(&webhook);
-    assert!(json.iter().any(|b| b.to_string().contains("IntercomUnreachable") && b.to_string().contains("firing")));
-    assert!(json.iter().any(|b| b.to_string().contains("IntercomUnreachable") && b.to_string().contains("resolved")));
-    let slack_texts: Vec<String> = bodies(&slack).iter().map(|b| b["text"].as_str().unwrap_or("").to_owned()).collect();
+    assert!(
+        json.iter()
+            .any(|b| b.to_string().contains("IntercomUnreachable") && b.to_string().contains("firing"))
+    );
+    assert!(
+        json.iter()
+            .any(|b| b.to_string().contains("IntercomUnreachable") && b.to_string().contains("resolved"))
+    );
+    let slack_texts: Vec<String> =
+        bodies(&slack).iter().map(|b| b["text"].as_str().unwrap_or("").to_owned()).collect();
     assert!(slack_texts.iter().any(|t| t.contains("IntercomAuthFailure")), "{slack_texts:?}");
-    let am: Vec<serde_json::Value> = bodies(&alertmanager).into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).collect();
+    let am: Vec<serde_json::Value> =
+        bodies(&alertmanager).into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).collect();
     let unreachable: Vec<&serde_json::Value> =
         am.iter().filter(|a| a["labels"]["alertname"] == "IntercomUnreachable").collect();
     assert!(unreachable.iter().any(|a| a["labels"]["severity"] == "P1"), "{am:?}");
-    assert!(unreachable.iter().any(|a| a.get("endsAt").is_some_and(|e| e.is_string())), "resolution has endsAt");
+    assert!(
+        unreachable.iter().any(|a| a.get("endsAt").is_some_and(|e| e.is_string())),
+        "resolution has endsAt"
+    );
     assert!(alertmanager.received().iter().all(|r| r.headers.get("content-type").is_some()));
     // Nothing secret in any notification.
     for r in webhook.received().iter().chain(slack.received().iter()).chain(alertmanager.received().iter()) {
@@ -184,4 +223,3 @@ async fn alerts_fire_notify_every_channel_and_resolve() {
     app.stop().await;
     sim.shutdown().await;
 }
-
