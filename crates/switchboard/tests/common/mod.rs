@@ -51,12 +51,11 @@ impl Receiver {
     /// Starts the receiver on an ephemeral port; returns it and its URL.
     pub async fn start() -> (Self, String) {
         let receiver = Receiver::default();
-        let app =
-            axum::Router::new()
-                .route("/hook", axum::routing::post(receive))
-                // Alertmanager's API path, for alert channel tests.
-                .route("/hook/api/v2/alerts", axum::routing::post(receive))
-                .with_state(receiver.clone());
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            // Alertmanager's API path, for alert channel tests.
+            .route("/hook/api/v2/alerts", axum::routing::post(receive))
+            .with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
