@@ -244,7 +244,11 @@ fn the_example_config_is_valid() {
     let config = ConfigLoader::new(Some(example), Overrides::default()).with_env(vec![]).load();
     let config = config.unwrap_or_else(|e| panic!("switchboard.example.toml must stay valid: {e}"));
     assert_eq!(config.environment, Environment::Production);
-    assert_eq!(config.secret_refs().len(), 5, "token, client secret, admin key, destination secret, Slack URL");
+    assert_eq!(
+        config.secret_refs().len(),
+        5,
+        "token, client secret, admin key, destination secret, Slack URL"
+    );
 }
 
 #[test]
