@@ -63,6 +63,8 @@ pub enum Command {
     /// Built-in alert rules: export them for Prometheus.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// Find Intercom tokens and secrets committed to a tree or its git history.
+    Scan(crate::scan::ScanArgs),
 }
 
 /// `switchboard alerts ...`
@@ -181,6 +183,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }
+        Command::Scan(args) => match crate::scan::run(args) {
+            Ok(outcome) => ExitCode::from(outcome.exit_code()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(crate::scan::EXIT_USAGE)
+            }
+        },
         Command::Destinations(command) => {
             store_command(cli.config, |config| async move { dlq::run_destinations(&config, command).await })
                 .await

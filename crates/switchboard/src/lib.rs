@@ -13,6 +13,7 @@ pub mod health;
 pub mod intercom;
 pub mod logging;
 pub mod sandbox;
+pub mod scan;
 pub mod secrets;
 pub mod startup;
 pub mod store;
