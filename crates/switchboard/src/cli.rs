@@ -65,6 +65,8 @@ pub enum Command {
     Alerts(AlertsCommand),
     /// Find Intercom tokens and secrets committed to a tree or its git history.
     Scan(crate::scan::ScanArgs),
+    /// Check a deployment against Intercom's production checklist: PASS/WARN/FAIL per item, for CI/CD gates.
+    Preflight(crate::preflight::PreflightArgs),
 }
 
 /// `switchboard alerts ...`
@@ -190,6 +192,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(crate::scan::EXIT_USAGE)
             }
         },
+        Command::Preflight(args) => ExitCode::from(crate::preflight::run(cli.config, args).await),
         Command::Destinations(command) => {
             store_command(cli.config, |config| async move { dlq::run_destinations(&config, command).await })
                 .await

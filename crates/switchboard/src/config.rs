@@ -145,6 +145,7 @@ struct RawConfig {
     admin: RawAdmin,
     secrets: RawSecrets,
     logging: RawLogging,
+    preflight: RawPreflight,
 }
 
 impl Default for RawConfig {
@@ -164,6 +165,7 @@ impl Default for RawConfig {
             admin: RawAdmin::default(),
             secrets: RawSecrets::default(),
             logging: RawLogging::default(),
+            preflight: RawPreflight::default(),
         }
     }
 }
@@ -372,6 +374,26 @@ impl Default for RawLogging {
     }
 }
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPreflight {
+    environments: std::collections::BTreeMap<String, String>,
+    min_headroom: f64,
+    health_url: Option<String>,
+    ca_cert: Option<PathBuf>,
+}
+
+impl Default for RawPreflight {
+    fn default() -> Self {
+        RawPreflight {
+            environments: std::collections::BTreeMap::new(),
+            min_headroom: 0.2,
+            health_url: None,
+            ca_cert: None,
+        }
+    }
+}
+
 // ---- the validated configuration ---------------------------------------------------------------
 
 /// The validated configuration. Secrets are references; see [`Config::load_secrets`].
@@ -407,6 +429,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// Logging.
     pub logging: LoggingConfig,
+    /// `switchboard preflight`.
+    pub preflight: PreflightConfig,
     /// The config file that was read, if any.
     pub source_file: Option<PathBuf>,
 }
@@ -584,6 +608,19 @@ pub struct LoggingConfig {
     pub level: String,
     /// Field names whose values are always masked, besides the built-in ones.
     pub redact_keys: Vec<String>,
+}
+
+/// `[preflight]`
+#[derive(Debug, Clone)]
+pub struct PreflightConfig {
+    /// Each deployment's config file by environment name, resolved against the config file's folder.
+    pub environments: Vec<(String, PathBuf)>,
+    /// Least share of the rate-limit window that must be left (`X-RateLimit-Remaining / Limit`).
+    pub min_headroom: f64,
+    /// The deployed service's `/health`; derived from `server.listen` when absent.
+    pub health_url: Option<url::Url>,
+    /// A PEM CA certificate trusted besides the system's, for endpoints behind a private CA.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -1156,6 +1193,42 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         }
     }
 
+    let base_dir = source_file.as_deref().and_then(Path::parent).unwrap_or(Path::new(""));
+    let mut environments = Vec::new();
+    for (name, path) in &raw.preflight.environments {
+        let key = format!("preflight.environments.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            issue(&key, format!("{name:?} must be letters, digits, '-' or '_' (it is the value of --env)"));
+        }
+        if path.trim().is_empty() {
+            issue(
+                &key,
+                "is empty; write the environment's config file, like \"switchboard.staging.toml\"".into(),
+            );
+        } else {
+            environments.push((name.clone(), base_dir.join(path.trim())));
+        }
+    }
+    let min_headroom = raw.preflight.min_headroom;
+    if !min_headroom.is_finite() || !(0.0..=1.0).contains(&min_headroom) {
+        issue(
+            "preflight.min_headroom",
+            format!("must be a share between 0 and 1, e.g. 0.2 for 20% (got {min_headroom})"),
+        );
+    }
+    let health_url = raw.preflight.health_url.as_deref().and_then(|text| match parse_http_url(text) {
+        Ok(url) => Some(url),
+        Err(problem) => {
+            issue("preflight.health_url", problem);
+            None
+        }
+    });
+    if let Some(path) = &raw.preflight.ca_cert
+        && !path.is_file()
+    {
+        issue("preflight.ca_cert", format!("{} does not exist or is not a file", path.display()));
+    }
+
     if !issues.is_empty() {
         return Err(issues);
     }
@@ -1212,6 +1285,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
             level: raw.logging.level,
             redact_keys: raw.logging.redact_keys,
         },
+        preflight: PreflightConfig { environments, min_headroom, health_url, ca_cert: raw.preflight.ca_cert },
         source_file,
     })
 }
@@ -1511,6 +1585,22 @@ impl Config {
         logging.insert("level".into(), self.logging.level.clone().into());
         logging.insert("redact_keys".into(), self.logging.redact_keys.clone().into());
         root.insert("logging".into(), logging.into());
+        let mut preflight = toml::Table::new();
+        let environments: toml::Table = self
+            .preflight
+            .environments
+            .iter()
+            .map(|(name, path)| (name.clone(), path.display().to_string().into()))
+            .collect();
+        preflight.insert("environments".into(), environments.into());
+        preflight.insert("min_headroom".into(), self.preflight.min_headroom.into());
+        if let Some(url) = &self.preflight.health_url {
+            preflight.insert("health_url".into(), url.as_str().into());
+        }
+        if let Some(path) = &self.preflight.ca_cert {
+            preflight.insert("ca_cert".into(), path.display().to_string().into());
+        }
+        root.insert("preflight".into(), preflight.into());
         toml::to_string_pretty(&root).unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
     }
 

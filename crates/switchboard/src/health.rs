@@ -327,7 +327,8 @@ pub async fn monitor_status_page(
     }
 }
 
-async fn read_status_page(http: &reqwest::Client, url: &url::Url) -> StatusPageReading {
+/// Reads a Statuspage `status.json` once; an unreachable or malformed page is an `unknown` reading.
+pub async fn read_status_page(http: &reqwest::Client, url: &url::Url) -> StatusPageReading {
     let unknown = |error: String| StatusPageReading {
         indicator: "unknown".into(),
         description: None,

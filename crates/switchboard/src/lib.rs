@@ -12,6 +12,7 @@ pub mod dlq;
 pub mod health;
 pub mod intercom;
 pub mod logging;
+pub mod preflight;
 pub mod sandbox;
 pub mod scan;
 pub mod secrets;
