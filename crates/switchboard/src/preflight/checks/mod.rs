@@ -17,11 +17,12 @@ pub(crate) struct Check {
     id: CheckId,
     evidence: Vec<Evidence>,
     message: Option<String>,
+    pass_message: Option<String>,
 }
 
 impl Check {
     pub(crate) fn new(id: CheckId) -> Self {
-        Check { id, evidence: Vec::new(), message: None }
+        Check { id, evidence: Vec::new(), message: None, pass_message: None }
     }
 
     pub(crate) fn add(
@@ -80,11 +81,17 @@ impl Check {
         self.message = Some(message.into());
     }
 
+    /// The message when the check passes (a summary reads better than every item's words).
+    pub(crate) fn pass_message(&mut self, message: impl Into<String>) {
+        self.pass_message = Some(message.into());
+    }
+
     pub(crate) fn finish(self) -> CheckResult {
         let status = self.evidence.iter().map(|e| e.status).max_by_key(|s| s.rank()).unwrap_or(Status::Skip);
         // Unless a check words it itself, the message is what its worst items measured: a FAIL row
         // reads as the reason it failed.
-        let message = self.message.unwrap_or_else(|| {
+        let pass_message = self.pass_message.filter(|_| status == Status::Pass);
+        let message = self.message.or(pass_message).unwrap_or_else(|| {
             let worst: Vec<String> = self
                 .evidence
                 .iter()

@@ -149,6 +149,12 @@ pub(super) async fn secret_storage(ctx: &Context) -> CheckResult {
     let mut check = Check::new(CheckId::SecretStorage);
     let expected = "a file: or exec: reference (a secret manager) in production";
     let refs = ctx.config.secret_refs();
+    check.pass_message(format!(
+        "{} secret(s), each a {} reference; no .env file next to the config{}",
+        refs.len(),
+        if production { "file: or exec:" } else { "valid" },
+        if ctx.source.is_some() { " or in --source" } else { "" }
+    ));
     if refs.is_empty() {
         check.skip("secrets", "none configured", expected);
     }

@@ -116,7 +116,7 @@ pub(super) fn api_quality(ctx: &Context) -> CheckResult {
     let timeout = ctx.config.intercom.timeout;
     let shown = humantime::format_duration(timeout).to_string();
     if timeout <= std::time::Duration::from_secs(30) {
-        check.pass("intercom.timeout", shown, "≤ 30s (the checklist's recommendation)");
+        check.pass("intercom.timeout", shown.clone(), "≤ 30s (the checklist's recommendation)");
     } else {
         check.fail(
             "intercom.timeout",
@@ -136,6 +136,11 @@ pub(super) fn api_quality(ctx: &Context) -> CheckResult {
         check.fail("retries", retries, "on for 429 and 5xx");
     }
     let pacer = intercom_api::PacerConfig::default();
+    check.pass_message(format!(
+        "timeout {shown}, {} attempts on 429/5xx, paced within {:.0}% of each rate-limit window",
+        retry.max_attempts,
+        pacer.budget_fraction * 100.0
+    ));
     check.pass(
         "pacer",
         format!(
@@ -185,6 +190,10 @@ pub(super) fn data_handling(ctx: &Context) -> CheckResult {
     } else {
         check.fail("log redaction", measured, "PII (e-mails, names, phone numbers) redacted from logs");
     }
+    check.pass_message(
+        "logs redact PII, contact.deleted is handled for GDPR, custom attributes are validated; no contact \
+         cache, so no TTL to check",
+    );
     check.skip(
         "contact cache TTL",
         "the service keeps no contact cache: every contact read goes to Intercom, so nothing can go stale \
@@ -230,6 +239,10 @@ pub(super) fn monitoring(ctx: &Context) -> CheckResult {
             "at least one [[alerts.channels]]",
         );
     }
+    check.pass_message(format!(
+        "alerts on ({on} rules), {} notification channel(s), status page monitored",
+        alerts.channels.len()
+    ));
     if ctx.config.status_page.enabled {
         check.pass("status_page.enabled", format!("true ({})", ctx.config.status_page.url), "true");
     } else {

@@ -165,6 +165,14 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
     let signature = secret.with_value(|key| sign(key.as_bytes(), body.as_bytes()));
     let within = format!("2xx within {} s", INTERCOM_TIMEOUT.as_secs());
     let first = post(ctx, &url, &body, Some(&signature)).await;
+    if let Ok(a) = &first {
+        check.pass_message(format!(
+            "{} answers HEAD, acks a signed ping in {} ms, refuses unsigned and wrongly signed ones with 401, \
+             acks a redelivery",
+            url.scheme(),
+            a.latency.as_millis()
+        ));
+    }
     let mut first_switchboard = None;
     match &first {
         Ok(a) if (200..300).contains(&a.status) => {
