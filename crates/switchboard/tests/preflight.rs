@@ -559,3 +559,60 @@ async fn usage_and_config_errors_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("delivery.concurrency"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_limit_used_up_by_others_fails_rate_headroom() {
+    // 60 a minute is 10 a 10-second window; the manual clock keeps the test inside one window.
+    let clock = std::sync::Arc::new(intercom_sim::ManualClock::at_secs(1_800_000_000));
+    let handle = Simulator::start(SimConfig::default().rate_limit_per_minute(60).clock(clock)).await.unwrap();
+    let app = handle.default_app().clone();
+    let http = reqwest::Client::new();
+    for _ in 0..8 {
+        let me = http.get(format!("{}/me", handle.base_url())).bearer_auth(&app.token).send().await.unwrap();
+        assert_eq!(me.status(), 200);
+    }
+    let sim = Sim {
+        prod_token: app.token.clone(),
+        prod_secret: app.client_secret.clone(),
+        prod_app: app.app_id.clone(),
+        staging_token: app.token,
+        staging_secret: app.client_secret,
+        staging_app: app.app_id,
+        handle,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_env(dir.path(), "production", &sim, &Env { tls: false, ..production(&sim) });
+    let report = preflight::preflight(&only(&config, &[CheckId::RateHeadroom])).await.unwrap();
+    assert_status(&report, CheckId::RateHeadroom, Status::Fail);
+    let message = &result(&report, CheckId::RateHeadroom).message;
+    assert!(message.contains("1 of 10 left (10%)"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dotenv_file_fails_secret_storage_in_production_and_warns_elsewhere() {
+    let sim = start_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let production = write_env(dir.path(), "production", &sim, &Env { tls: false, ..production(&sim) });
+    let staging = write_env(dir.path(), "staging", &sim, &staging(&sim));
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join(".env.example"), "INTERCOM_TOKEN=\n").unwrap();
+    let with_source = |config: &Path| PreflightOptions {
+        source: Some(source.clone()),
+        ..only(config, &[CheckId::SecretStorage])
+    };
+    let report = preflight::preflight(&with_source(&production)).await.unwrap();
+    assert_status(&report, CheckId::SecretStorage, Status::Pass);
+
+    std::fs::write(dir.path().join(".env"), "INTERCOM_TOKEN=x\n").unwrap();
+    std::fs::write(source.join(".env.production"), "INTERCOM_TOKEN=x\n").unwrap();
+    let report = preflight::preflight(&with_source(&production)).await.unwrap();
+    assert_status(&report, CheckId::SecretStorage, Status::Fail);
+    let message = &result(&report, CheckId::SecretStorage).message;
+    assert!(
+        message.contains("next to the config: found") && message.contains(".env.production"),
+        "{message}"
+    );
+    let report = preflight::preflight(&with_source(&staging)).await.unwrap();
+    assert_status(&report, CheckId::SecretStorage, Status::Warn);
+}
