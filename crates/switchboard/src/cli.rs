@@ -72,8 +72,9 @@ pub enum Command {
 /// `switchboard alerts ...`
 #[derive(Debug, Subcommand)]
 pub enum AlertsCommand {
-    /// Print the built-in alert rules (default thresholds) as a Prometheus rules file on stdout;
-    /// deploy/prometheus/switchboard-alerts.yml is its committed output.
+    /// Print the built-in alert rules, with the [alerts] thresholds of the configuration (the
+    /// defaults without one), as a Prometheus rules file on stdout; deploy/prometheus/switchboard-alerts.yml
+    /// is the output for the defaults.
     Export {
         /// The output format.
         #[arg(long, value_enum, default_value = "prometheus")]
@@ -179,7 +180,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Health(args) => health_command(cli.config, args).await,
         Command::Alerts(AlertsCommand::Export { format: AlertsExportFormat::Prometheus }) => {
-            print!("{}", crate::alerts::export_prometheus(&crate::alerts::AlertSettings::default()));
+            // The rules as configured ([alerts] thresholds and windows); the defaults without a config.
+            let config = match load(cli.config, Overrides::default()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            print!("{}", crate::alerts::export_prometheus(&config.alerts));
             ExitCode::SUCCESS
         }
         Command::Dlq(command) => {

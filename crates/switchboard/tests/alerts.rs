@@ -844,3 +844,21 @@ fn severities_follow_the_checklist() {
     assert_eq!(severity(RuleId::DeadLettersPresent), Severity::P3);
     assert_eq!(severity(RuleId::IntercomStatusDegraded), Severity::P2);
 }
+
+#[test]
+fn the_export_command_uses_the_configured_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, "[alerts.intercom_unreachable]\nthreshold = 42\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["alerts", "export", "--format", "prometheus", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rules = String::from_utf8(output.stdout).unwrap();
+    assert!(rules.contains("> 42"), "{rules}");
+    let committed =
+        std::fs::read_to_string(repo_root().join("deploy/prometheus/switchboard-alerts.yml")).unwrap();
+    assert_ne!(rules, committed);
+}
