@@ -138,7 +138,7 @@ pub enum ScanFormat {
     /// Readable lines and a summary; colour only on a terminal.
     #[default]
     Text,
-    /// The stable JSON document described in the module documentation.
+    /// The stable JSON document described in docs/scan.md.
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
     Sarif,
@@ -536,8 +536,9 @@ pub(crate) fn scan_content(
     counters.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
     let hits = rules::detect(Path::new(display), text, rules::Thresholds::default());
     let mut found = Vec::new();
+    let mut locator = Locator::new(text);
     for hit in hits {
-        let (line, column) = locate(text, hit.start);
+        let (line, column) = locator.locate(hit.start);
         let prefix: String = hit.value.chars().take(4).collect();
         let message = match hit.note {
             Some(note) => format!("{} ({note})", hit.rule.title()),
@@ -561,13 +562,39 @@ pub(crate) fn scan_content(
     found
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn locate(text: &[u8], offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line = memchr::memchr_iter(b'\n', before).count() + 1;
-    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-    (line, column)
+/// 1-based line and column (in characters) of byte offsets, asked in increasing order: each byte is
+/// counted once, so a file with many findings (a dump, a minified bundle) stays linear.
+struct Locator<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+    line_start: usize,
+    column: usize,
+}
+
+impl<'a> Locator<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Locator { text, offset: 0, line: 1, line_start: 0, column: 1 }
+    }
+
+    fn locate(&mut self, offset: usize) -> (usize, usize) {
+        if offset < self.offset {
+            // Out of order: start over (hits are sorted, so this does not happen in practice).
+            *self = Locator::new(self.text);
+        }
+        let between = &self.text[self.offset..offset];
+        let newlines = memchr::memchr_iter(b'\n', between).count();
+        if newlines > 0 {
+            self.line += newlines;
+            self.line_start =
+                memchr::memrchr(b'\n', between).map_or(self.line_start, |i| self.offset + i + 1);
+            self.column = 1;
+            self.offset = self.line_start;
+        }
+        self.column += String::from_utf8_lossy(&self.text[self.offset..offset]).chars().count();
+        self.offset = offset;
+        (self.line, self.column)
+    }
 }
 
 /// How a path is shown: `/` separators, no leading `./`.
@@ -618,9 +645,14 @@ mod tests {
     }
 
     #[test]
-    fn locate_counts_characters() {
-        let text = "ab\nçé x".as_bytes();
-        let offset = text.iter().position(|&b| b == b'x').unwrap_or_default();
-        assert_eq!(locate(text, offset), (2, 4));
+    fn locate_counts_lines_and_characters_incrementally() {
+        let text = "ab\nçé x y\n\nz".as_bytes();
+        let at = |c: u8| text.iter().position(|&b| b == c).unwrap_or_default();
+        let mut locator = Locator::new(text);
+        assert_eq!(locator.locate(at(b'b')), (1, 2));
+        assert_eq!(locator.locate(at(b'x')), (2, 4));
+        assert_eq!(locator.locate(at(b'y')), (2, 6));
+        assert_eq!(locator.locate(at(b'z')), (4, 1));
+        assert_eq!(locator.locate(at(b'x')), (2, 4), "out of order starts over");
     }
 }
