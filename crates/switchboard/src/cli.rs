@@ -191,11 +191,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }
-        Command::Scan(args) => match crate::scan::run(args) {
-            Ok(outcome) => ExitCode::from(outcome.exit_code()),
-            Err(e) => {
+        // The scan walks files on its own threads; keep it off the async workers.
+        Command::Scan(args) => match tokio::task::spawn_blocking(move || crate::scan::run(args)).await {
+            Ok(Ok(outcome)) => ExitCode::from(outcome.exit_code()),
+            Ok(Err(e)) => {
                 eprintln!("error: {e}");
                 ExitCode::from(crate::scan::EXIT_USAGE)
+            }
+            Err(e) => {
+                eprintln!("error: the scan stopped unexpectedly: {e}");
+                ExitCode::from(EXIT_FAILURE)
             }
         },
         Command::Preflight(args) => ExitCode::from(crate::preflight::run(cli.config, args).await),

@@ -33,7 +33,7 @@ const PII: &[&str] = &[
     "Jane Doe",
     "+1 415 555 0132",
     "(415) 555-0132",
-    "dG9rOmQ0ZTVmNmE3X2I4YzlfNDBkMV84ZTJmXzNhNGI1YzZkN2U4ZjoxOjA=",
+    "dG9rOmQ0ZTVmNmE3X2I4YzlfNDBkMV84ZTJmXzNhNGI1YzZkN2U4ZjoxOjA=", // switchboard:allow (made up, never issued)
     "s3cr3t-bearer-value",
     "12 Privet Drive",
     "client-secret-value",
@@ -51,6 +51,7 @@ fn emit_pii_events() {
     tracing::warn!("lookup failed for jane.doe@example.com, call (415) 555-0132");
     tracing::info!(
         authorization = "Bearer s3cr3t-bearer-value",
+        // switchboard:allow (the made-up token above, which the redactor must mask)
         "calling Intercom with token dG9rOmQ0ZTVmNmE3X2I4YzlfNDBkMV84ZTJmXzNhNGI1YzZkN2U4ZjoxOjA="
     );
     tracing::info!(header = "Authorization: Bearer s3cr3t-bearer-value", "outbound request");
