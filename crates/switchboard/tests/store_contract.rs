@@ -95,6 +95,7 @@ async fn results_move_deliveries_between_states(b: Backend) {
     let claimed = s.claim("w", 0, LEASE, 10).await.unwrap();
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
     s.complete(
+        "w",
         100,
         vec![
             (ids[0], AttemptResult::Delivered { status: Some(200) }),
@@ -149,7 +150,7 @@ async fn purge_removes_only_old_fully_delivered_events(b: Backend) {
             (d.id, result)
         })
         .collect();
-    s.complete(10_000, results).await.unwrap();
+    s.complete("w", 10_000, results).await.unwrap();
     assert_eq!(s.purge_delivered(5_000).await.unwrap(), 2);
     assert!(s.event("default", "old-delivered").await.unwrap().is_none());
     assert!(s.event("default", "old-no-destinations").await.unwrap().is_none());
@@ -169,6 +170,60 @@ async fn close_keeps_everything_and_later_calls_fail(b: Backend) {
     assert_eq!(reopened.stats().await.unwrap().pending, 100);
     assert_eq!(reopened.insert_event(event("n7", &["app"], 7)).await.unwrap(), InsertOutcome::Duplicate);
     reopened.close().await;
+}
+
+async fn a_stale_worker_cannot_overwrite_a_newer_claim(b: Backend) {
+    let s = &b.store;
+    s.insert_event(event("n", &["app"], 0)).await.unwrap();
+    let first = s.claim("worker-a", 0, LEASE, 1).await.unwrap();
+    // worker-a stalls past its lease; worker-b takes the delivery over.
+    let second = s.claim("worker-b", 30_000, LEASE, 1).await.unwrap();
+    assert_eq!(first[0].id, second[0].id);
+    let late = AttemptResult::Dead { status: Some(500), error: "late".into() };
+    s.complete("worker-a", 30_001, vec![(first[0].id, late)]).await.unwrap();
+    assert_eq!(s.stats().await.unwrap().dead, 0, "the stale result is ignored");
+    assert!(
+        s.claim("worker-c", 30_002, LEASE, 1).await.unwrap().is_empty(),
+        "worker-b still holds the lease"
+    );
+    s.complete("worker-b", 30_003, vec![(second[0].id, AttemptResult::Delivered { status: Some(200) })])
+        .await
+        .unwrap();
+    let stored = s.event("default", "n").await.unwrap().unwrap();
+    assert_eq!(stored.deliveries, [("app".into(), "delivered".into())]);
+}
+
+async fn a_disabled_destination_pauses_its_deliveries(b: Backend) {
+    let s = &b.store;
+    s.insert_event(event("before", &["app", "crm"], 0)).await.unwrap();
+    s.set_destination_disabled("app", Some((1, "answered 410 Gone".into()))).await.unwrap();
+    s.insert_event(event("during", &["app"], 2)).await.unwrap();
+    let claimed = s.claim("w", 10, LEASE, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|d| d.destination.as_str()).collect::<Vec<_>>(), ["crm"]);
+    assert_eq!(s.stats().await.unwrap().pending, 3, "paused deliveries stay queued");
+    assert_eq!(s.disabled_destinations().await.unwrap()[0].reason, "answered 410 Gone");
+    s.set_destination_disabled("app", None).await.unwrap();
+    let resumed = s.claim("w", 20, LEASE, 10).await.unwrap();
+    let mut ids: Vec<&str> = resumed.iter().map(|d| d.notification_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["before", "during"]);
+}
+
+async fn replays_of_many_dead_letters_are_complete(b: Backend) {
+    let s = &b.store;
+    for i in 0..1_234 {
+        s.insert_event(event(&format!("n{i}"), &["app"], i)).await.unwrap();
+    }
+    let claimed = s.claim("w", 2_000, LEASE, 2_000).await.unwrap();
+    let results = claimed
+        .iter()
+        .map(|d| (d.id, AttemptResult::Dead { status: Some(500), error: "x".into() }))
+        .collect();
+    s.complete("w", 2_000, results).await.unwrap();
+    assert_eq!(s.stats().await.unwrap().dead, 1_234);
+    assert_eq!(s.replay(3_000, DeadLetterFilter::default()).await.unwrap(), 1_234);
+    assert_eq!(s.stats().await.unwrap().dead, 0);
+    assert_eq!(s.claim("w", 3_000, LEASE, 2_000).await.unwrap().len(), 1_234);
 }
 
 macro_rules! contract {
@@ -191,6 +246,9 @@ contract!(sqlite:
     results_move_deliveries_between_states,
     purge_removes_only_old_fully_delivered_events,
     close_keeps_everything_and_later_calls_fail,
+    a_stale_worker_cannot_overwrite_a_newer_claim,
+    a_disabled_destination_pauses_its_deliveries,
+    replays_of_many_dead_letters_are_complete,
 );
 
 #[tokio::test]

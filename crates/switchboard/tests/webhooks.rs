@@ -192,7 +192,7 @@ impl Store for BrokenStore {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         Ok(Vec::new())
     }
-    async fn complete(&self, _: Millis, _: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
+    async fn complete(&self, _: &str, _: Millis, _: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
         Ok(())
     }
     async fn dead_letters(&self, _: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {

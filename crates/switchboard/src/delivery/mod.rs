@@ -143,8 +143,11 @@ impl Dispatcher {
                 let this = self.clone();
                 attempts.spawn(async move {
                     let result = this.attempt(&delivery).await;
-                    if let Err(error) =
-                        this.inner.store.complete(now_millis(), vec![(delivery.id, result)]).await
+                    if let Err(error) = this
+                        .inner
+                        .store
+                        .complete(&this.inner.owner, now_millis(), vec![(delivery.id, result)])
+                        .await
                     {
                         // The lease will expire and the delivery will be attempted again: at least once.
                         tracing::error!(%error, delivery = delivery.id, "cannot record a delivery result");

@@ -222,8 +222,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: usize,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records the result of attempts on claimed deliveries.
-    async fn complete(&self, now: Millis, results: Vec<(i64, AttemptResult)>) -> Result<(), StoreError>;
+    /// Records the result of attempts on deliveries claimed by `owner`; results for deliveries whose
+    /// lease another worker has since taken are ignored.
+    async fn complete(
+        &self,
+        owner: &str,
+        now: Millis,
+        results: Vec<(i64, AttemptResult)>,
+    ) -> Result<(), StoreError>;
 
     /// Lists dead letters, oldest first.
     async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;

@@ -13,7 +13,7 @@
 //! error, so nothing is half-written and nothing is acknowledged that was not committed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -85,24 +85,31 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (app, contact_id, notification_id)
     );
 "#,
+    r#"
+    -- Deliveries of a disabled destination are paused: kept out of the due index, so a long
+    -- backlog behind a 410 costs nothing per claim.
+    ALTER TABLE deliveries ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    UPDATE deliveries SET paused = 1
+        WHERE state = 'pending' AND destination IN (SELECT name FROM disabled_destinations);
+    DROP INDEX deliveries_due;
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending' AND paused = 0;
+    CREATE INDEX deliveries_destination_pending ON deliveries (destination) WHERE state = 'pending';
+"#,
 ];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
+/// Writes, executed by the writer thread. Reads use a connection of their own (see
+/// [`SqliteStore::read`]): WAL lets them run beside the writer, so a large listing or a queue count
+/// never delays a webhook's commit.
 enum Command {
     Insert(NewEvent, Reply<InsertOutcome>),
     Claim { owner: String, now: Millis, lease: Duration, limit: usize, reply: Reply<Vec<ClaimedDelivery>> },
-    Complete { now: Millis, results: Vec<(i64, AttemptResult)>, reply: Reply<()> },
-    DeadLetters { filter: DeadLetterFilter, reply: Reply<Vec<DeadLetter>> },
+    Complete { owner: String, now: Millis, results: Vec<(i64, AttemptResult)>, reply: Reply<()> },
     Replay { now: Millis, filter: DeadLetterFilter, reply: Reply<u64> },
     Purge { before: Millis, reply: Reply<u64> },
-    Stats(Reply<QueueStats>),
-    Event { app: String, notification_id: String, reply: Reply<Option<StoredEvent>> },
-    Ping(Reply<i64>),
     SetDisabled { name: String, disabled: Option<(Millis, String)>, reply: Reply<()> },
-    Disabled(Reply<Vec<DisabledDestination>>),
     RecordErasure(ErasureRequest, Reply<()>),
-    Erasures(Reply<Vec<ErasureRequest>>),
 }
 
 /// A finished command whose reply waits for the commit.
@@ -115,6 +122,7 @@ pub struct SqliteStore {
     sender: Mutex<Option<mpsc::Sender<Command>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     stop_checkpoints: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 fn db_error(e: rusqlite::Error) -> StoreError {
@@ -174,6 +182,9 @@ impl SqliteStore {
         let mut conn = open_connection(path)?;
         migrate(&mut conn, path)?;
         let checkpoint_conn = open_connection(path)?;
+        let reader = open_connection(path)?;
+        // The reader must never write: the single writer thread is what makes commits safe.
+        reader.pragma_update(None, "query_only", true).map_err(db_error)?;
 
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let writer = std::thread::Builder::new()
@@ -190,7 +201,25 @@ impl SqliteStore {
             sender: Mutex::new(Some(sender)),
             threads: Mutex::new(vec![writer, checkpointer]),
             stop_checkpoints: Mutex::new(Some(stop_tx)),
+            reader: Arc::new(Mutex::new(reader)),
         })
+    }
+
+    /// Runs a read on the reader connection, off the async workers and beside the writer.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if self.sender.lock().map_err(|_| StoreError::Closed)?.is_none() {
+            return Err(StoreError::Closed);
+        }
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().map_err(|_| StoreError::Closed)?;
+            work(&conn).map_err(db_error)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
     }
 
     /// The database file.
@@ -294,16 +323,10 @@ fn fail(command: Command, error: StoreError) {
         Command::Insert(_, r) => drop(r.send(Err(error))),
         Command::Claim { reply, .. } => drop(reply.send(Err(error))),
         Command::Complete { reply, .. } => drop(reply.send(Err(error))),
-        Command::DeadLetters { reply, .. } => drop(reply.send(Err(error))),
         Command::Replay { reply, .. } => drop(reply.send(Err(error))),
         Command::Purge { reply, .. } => drop(reply.send(Err(error))),
-        Command::Stats(r) => drop(r.send(Err(error))),
-        Command::Event { reply, .. } => drop(reply.send(Err(error))),
-        Command::Ping(r) => drop(r.send(Err(error))),
         Command::SetDisabled { reply, .. } => drop(reply.send(Err(error))),
-        Command::Disabled(r) => drop(r.send(Err(error))),
         Command::RecordErasure(_, r) => drop(r.send(Err(error))),
-        Command::Erasures(r) => drop(r.send(Err(error))),
     }
 }
 
@@ -332,34 +355,26 @@ fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> (Pending, Option
         Command::Claim { owner, now, lease, limit, reply } => {
             atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit))
         }
-        Command::Complete { now, results, reply } => atomically(tx, reply, |tx| complete(tx, now, &results)),
-        Command::DeadLetters { filter, reply } => atomically(tx, reply, |tx| dead_letters(tx, &filter)),
+        Command::Complete { owner, now, results, reply } => {
+            atomically(tx, reply, |tx| complete(tx, &owner, now, &results))
+        }
         Command::Replay { now, filter, reply } => atomically(tx, reply, |tx| replay(tx, now, &filter)),
         Command::Purge { before, reply } => atomically(tx, reply, |tx| purge(tx, before)),
-        Command::Stats(reply) => atomically(tx, reply, stats),
-        Command::Event { app, notification_id, reply } => {
-            atomically(tx, reply, |tx| event(tx, &app, &notification_id))
-        }
         Command::SetDisabled { name, disabled, reply } => atomically(tx, reply, |tx| {
+            let pause = disabled.is_some();
             match disabled {
                 Some((at, reason)) => tx.execute(
                     "INSERT INTO disabled_destinations (name, disabled_at, reason) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO UPDATE SET disabled_at = excluded.disabled_at, reason = excluded.reason",
                     params![name, at, reason],
                 )?,
-                None => tx.execute("DELETE FROM disabled_destinations WHERE name = ?1", [name])?,
+                None => tx.execute("DELETE FROM disabled_destinations WHERE name = ?1", [&name])?,
             };
-            Ok(())
-        }),
-        Command::Disabled(reply) => atomically(tx, reply, |tx| {
-            let mut statement = tx.prepare_cached(
-                "SELECT name, disabled_at, reason FROM disabled_destinations ORDER BY name",
+            tx.execute(
+                "UPDATE deliveries SET paused = ?2 WHERE destination = ?1 AND state = 'pending'",
+                params![name, pause],
             )?;
-            statement
-                .query_map([], |r| {
-                    Ok(DisabledDestination { name: r.get(0)?, disabled_at: r.get(1)?, reason: r.get(2)? })
-                })?
-                .collect()
+            Ok(())
         }),
         Command::RecordErasure(request, reply) => atomically(tx, reply, |tx| {
             tx.prepare_cached(
@@ -375,25 +390,6 @@ fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> (Pending, Option
             ])?;
             Ok(())
         }),
-        Command::Erasures(reply) => atomically(tx, reply, |tx| {
-            let mut statement = tx.prepare_cached(
-                "SELECT app, contact_id, external_id, notification_id, recorded_at FROM erasure_requests ORDER BY id",
-            )?;
-            statement
-                .query_map([], |r| {
-                    Ok(ErasureRequest {
-                        app: r.get(0)?,
-                        contact_id: r.get(1)?,
-                        external_id: r.get(2)?,
-                        notification_id: r.get(3)?,
-                        recorded_at: r.get(4)?,
-                    })
-                })?
-                .collect()
-        }),
-        Command::Ping(reply) => {
-            atomically(tx, reply, |tx| tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)))
-        }
     }
 }
 
@@ -421,7 +417,8 @@ fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<
         return Ok(InsertOutcome::Duplicate);
     };
     let mut queue = tx.prepare_cached(
-        "INSERT INTO deliveries (event_id, destination, state, next_attempt_at) VALUES (?1, ?2, 'pending', ?3)",
+        "INSERT INTO deliveries (event_id, destination, state, next_attempt_at, paused)
+         VALUES (?1, ?2, 'pending', ?3, EXISTS (SELECT 1 FROM disabled_destinations WHERE name = ?2))",
     )?;
     for destination in &event.destinations {
         queue.execute(params![id, destination, event.received_at])?;
@@ -441,8 +438,8 @@ fn claim(
         "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
          WHERE id IN (
              SELECT id FROM deliveries
-             WHERE state = 'pending' AND next_attempt_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)
-               AND destination NOT IN (SELECT name FROM disabled_destinations)
+             WHERE state = 'pending' AND paused = 0 AND next_attempt_at <= ?3
+               AND (lease_until IS NULL OR lease_until <= ?3)
              ORDER BY next_attempt_at, id LIMIT ?4)
          RETURNING id, event_id, destination, attempts",
     )?;
@@ -477,24 +474,27 @@ fn claim(
 
 fn complete(
     tx: &rusqlite::Transaction<'_>,
+    owner: &str,
     now: Millis,
     results: &[(i64, AttemptResult)],
 ) -> rusqlite::Result<()> {
+    // Only the worker holding the lease may record a result: one whose lease expired (and whose
+    // delivery another worker took over) must not overwrite or release the newer claim.
     let mut update = tx.prepare_cached(
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
              last_error = ?5, finished_at = ?6, lease_owner = NULL, lease_until = NULL
-         WHERE id = ?1 AND state = 'pending'",
+         WHERE id = ?1 AND state = 'pending' AND lease_owner = ?7",
     )?;
     for (id, result) in results {
         match result {
             AttemptResult::Delivered { status } => {
-                update.execute(params![id, "delivered", now, status, None::<String>, now])?
+                update.execute(params![id, "delivered", now, status, None::<String>, now, owner])?
             }
             AttemptResult::Retry { at, status, error } => {
-                update.execute(params![id, "pending", at, status, error, None::<i64>])?
+                update.execute(params![id, "pending", at, status, error, None::<i64>, owner])?
             }
             AttemptResult::Dead { status, error } => {
-                update.execute(params![id, "dead", now, status, error, now])?
+                update.execute(params![id, "dead", now, status, error, now, owner])?
             }
         };
     }
@@ -519,10 +519,7 @@ fn dead_filter_sql(filter: &DeadLetterFilter) -> (String, Vec<rusqlite::types::V
     (sql, values)
 }
 
-fn dead_letters(
-    tx: &rusqlite::Transaction<'_>,
-    filter: &DeadLetterFilter,
-) -> rusqlite::Result<Vec<DeadLetter>> {
+fn dead_letters(conn: &Connection, filter: &DeadLetterFilter) -> rusqlite::Result<Vec<DeadLetter>> {
     let (condition, values) = dead_filter_sql(filter);
     let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
     let sql = format!(
@@ -531,7 +528,7 @@ fn dead_letters(
          FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE {condition} ORDER BY d.finished_at, d.id LIMIT {limit}"
     );
-    let mut statement = tx.prepare(&sql)?;
+    let mut statement = conn.prepare(&sql)?;
     statement
         .query_map(rusqlite::params_from_iter(values), |r| {
             Ok(DeadLetter {
@@ -549,13 +546,16 @@ fn dead_letters(
         .collect()
 }
 
+/// Replays at most [`PURGE_CHUNK`] dead letters; the caller loops, so a large replay never holds
+/// the writer (and the webhooks queued behind it) for long.
 fn replay(tx: &rusqlite::Transaction<'_>, now: Millis, filter: &DeadLetterFilter) -> rusqlite::Result<u64> {
     let (condition, mut values) = dead_filter_sql(filter);
     values.push(now.into());
     let sql = format!(
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?{n}, finished_at = NULL,
-             lease_owner = NULL, lease_until = NULL
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE {condition})",
+             lease_owner = NULL, lease_until = NULL,
+             paused = EXISTS (SELECT 1 FROM disabled_destinations WHERE name = deliveries.destination)
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE {condition} LIMIT {PURGE_CHUNK})",
         n = values.len()
     );
     Ok(tx.execute(&sql, rusqlite::params_from_iter(values))? as u64)
@@ -574,23 +574,20 @@ fn purge(tx: &rusqlite::Transaction<'_>, before: Millis) -> rusqlite::Result<u64
     Ok(deleted as u64)
 }
 
-fn stats(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<QueueStats> {
-    let (pending, oldest): (u64, Option<Millis>) = tx.query_row(
+fn stats(conn: &Connection) -> rusqlite::Result<QueueStats> {
+    let (pending, oldest): (u64, Option<Millis>) = conn.query_row(
         "SELECT COUNT(*), MIN(e.received_at) FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.state = 'pending'",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let dead: u64 = tx.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
+    let dead: u64 =
+        conn.query_row("SELECT COUNT(*) FROM deliveries WHERE state = 'dead'", [], |r| r.get(0))?;
     Ok(QueueStats { pending, oldest_pending_received_at: oldest, dead })
 }
 
-fn event(
-    tx: &rusqlite::Transaction<'_>,
-    app: &str,
-    notification_id: &str,
-) -> rusqlite::Result<Option<StoredEvent>> {
-    let found = tx
+fn event(conn: &Connection, app: &str, notification_id: &str) -> rusqlite::Result<Option<StoredEvent>> {
+    let found = conn
         .query_row(
             "SELECT id, topic, body FROM events WHERE app = ?1 AND notification_id = ?2",
             params![app, notification_id],
@@ -600,7 +597,7 @@ fn event(
     let Some((id, topic, body)) = found else {
         return Ok(None);
     };
-    let mut statement = tx.prepare_cached(
+    let mut statement = conn.prepare_cached(
         "SELECT destination, state FROM deliveries WHERE event_id = ?1 ORDER BY destination",
     )?;
     let deliveries =
@@ -632,16 +629,30 @@ impl Store for SqliteStore {
         self.call(|reply| Command::Claim { owner, now, lease, limit, reply }).await
     }
 
-    async fn complete(&self, now: Millis, results: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
-        self.call(|reply| Command::Complete { now, results, reply }).await
+    async fn complete(
+        &self,
+        owner: &str,
+        now: Millis,
+        results: Vec<(i64, AttemptResult)>,
+    ) -> Result<(), StoreError> {
+        let owner = owner.to_owned();
+        self.call(|reply| Command::Complete { owner, now, results, reply }).await
     }
 
     async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
-        self.call(|reply| Command::DeadLetters { filter, reply }).await
+        self.read(move |conn| dead_letters(conn, &filter)).await
     }
 
     async fn replay(&self, now: Millis, filter: DeadLetterFilter) -> Result<u64, StoreError> {
-        self.call(|reply| Command::Replay { now, filter, reply }).await
+        let mut total = 0;
+        loop {
+            let filter = filter.clone();
+            let replayed = self.call(|reply| Command::Replay { now, filter, reply }).await?;
+            total += replayed;
+            if replayed < PURGE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     async fn purge_delivered(&self, before: Millis) -> Result<u64, StoreError> {
@@ -656,12 +667,12 @@ impl Store for SqliteStore {
     }
 
     async fn stats(&self) -> Result<QueueStats, StoreError> {
-        self.call(Command::Stats).await
+        self.read(stats).await
     }
 
     async fn event(&self, app: &str, notification_id: &str) -> Result<Option<StoredEvent>, StoreError> {
         let (app, notification_id) = (app.to_owned(), notification_id.to_owned());
-        self.call(|reply| Command::Event { app, notification_id, reply }).await
+        self.read(move |conn| event(conn, &app, &notification_id)).await
     }
 
     async fn set_destination_disabled(
@@ -674,7 +685,17 @@ impl Store for SqliteStore {
     }
 
     async fn disabled_destinations(&self) -> Result<Vec<DisabledDestination>, StoreError> {
-        self.call(Command::Disabled).await
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT name, disabled_at, reason FROM disabled_destinations ORDER BY name",
+            )?;
+            statement
+                .query_map([], |r| {
+                    Ok(DisabledDestination { name: r.get(0)?, disabled_at: r.get(1)?, reason: r.get(2)? })
+                })?
+                .collect()
+        })
+        .await
     }
 
     async fn record_erasure(&self, request: ErasureRequest) -> Result<(), StoreError> {
@@ -682,11 +703,28 @@ impl Store for SqliteStore {
     }
 
     async fn erasures(&self) -> Result<Vec<ErasureRequest>, StoreError> {
-        self.call(Command::Erasures).await
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT app, contact_id, external_id, notification_id, recorded_at FROM erasure_requests ORDER BY id",
+            )?;
+            statement
+                .query_map([], |r| {
+                    Ok(ErasureRequest {
+                        app: r.get(0)?,
+                        contact_id: r.get(1)?,
+                        external_id: r.get(2)?,
+                        notification_id: r.get(3)?,
+                        recorded_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let version = self.call(Command::Ping).await?;
+        let version =
+            self.read(|conn| conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))).await?;
         if version == MIGRATIONS.len() as i64 {
             Ok(())
         } else {
