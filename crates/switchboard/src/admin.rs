@@ -20,6 +20,9 @@ use tokio::sync::Notify;
 use crate::secrets::Secret;
 use crate::store::{DeadLetterFilter, Store};
 
+/// Dead letters listed per request when `limit` is not given.
+const DEFAULT_LIST_LIMIT: usize = 1000;
+
 /// What the admin API needs.
 #[derive(Debug, Clone)]
 pub struct AdminState {
@@ -80,7 +83,9 @@ pub struct ListQuery {
 }
 
 async fn list(State(state): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
-    let filter = DeadLetterFilter { destination: q.destination, since: q.since, id: None, limit: q.limit };
+    // A default page keeps an unbounded dead-letter queue from becoming an unbounded response.
+    let limit = Some(q.limit.unwrap_or(DEFAULT_LIST_LIMIT));
+    let filter = DeadLetterFilter { destination: q.destination, since: q.since, id: None, limit };
     match state.store.dead_letters(filter).await {
         Ok(dead) => Json(json!({ "dead_letters": dead })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),

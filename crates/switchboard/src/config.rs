@@ -175,6 +175,7 @@ impl Default for RawConfig {
 struct RawServer {
     listen: String,
     shutdown_timeout: HumanDuration,
+    shutdown_delay: HumanDuration,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     behind_tls_proxy: bool,
@@ -185,6 +186,7 @@ impl Default for RawServer {
         RawServer {
             listen: "127.0.0.1:8080".into(),
             shutdown_timeout: HumanDuration(Duration::from_secs(30)),
+            shutdown_delay: HumanDuration(Duration::ZERO),
             tls_cert: None,
             tls_key: None,
             behind_tls_proxy: false,
@@ -442,6 +444,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// How long in-flight requests may take to finish at shutdown.
     pub shutdown_timeout: Duration,
+    /// How long `/readyz` reports shutting down before the listener closes (load-balancer drain).
+    pub shutdown_delay: Duration,
     /// Certificate and key to terminate HTTPS with, if `serve` terminates TLS itself.
     pub tls: Option<TlsFiles>,
     /// A proxy in front terminates TLS (allows plain HTTP on a public address in production).
@@ -799,7 +803,30 @@ fn figment_issues(error: figment::Error) -> Vec<ConfigIssue> {
                     _ => format!("from {}", md.interpolate(&profile, &e.path)),
                 }
             });
-            let mut message = e.kind.to_string();
+            // Never figment's own wording for type and value errors: it quotes the value, which may be
+            // a secret pasted where a reference belongs (client_secrets = "the secret itself").
+            let mut message = match &e.kind {
+                figment::error::Kind::InvalidType(actual, expected) => {
+                    format!("invalid type: found {}, expected {expected}", value_kind(actual))
+                }
+                figment::error::Kind::InvalidValue(actual, expected) => {
+                    format!("invalid value: found {}, expected {expected}", value_kind(actual))
+                }
+                // TOML syntax errors quote the offending line, which may hold a pasted secret: keep
+                // the position and the reason, drop the excerpt.
+                other => other
+                    .to_string()
+                    .lines()
+                    .filter(|line| {
+                        let t = line.trim_start();
+                        !(t.starts_with('|')
+                            || t.split_once('|').is_some_and(|(n, _)| n.trim().parse::<u32>().is_ok()))
+                    })
+                    .map(str::trim)
+                    .filter(|line| !line.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(": "),
+            };
             if let figment::error::Kind::UnknownField(..) = e.kind {
                 message.push_str("; remove it or fix its spelling (see switchboard.example.toml)");
             }
@@ -809,6 +836,22 @@ fn figment_issues(error: figment::Error) -> Vec<ConfigIssue> {
             ConfigIssue { key, message }
         })
         .collect()
+}
+
+/// What kind of value was found, without the value itself.
+fn value_kind(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "a value of another type",
+    }
 }
 
 fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<ConfigIssue>> {
@@ -1238,6 +1281,7 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
         server: ServerConfig {
             listen,
             shutdown_timeout: raw.server.shutdown_timeout.0,
+            shutdown_delay: raw.server.shutdown_delay.0,
             tls,
             behind_tls_proxy: raw.server.behind_tls_proxy,
         },
@@ -1451,6 +1495,7 @@ impl Config {
         let mut server = toml::Table::new();
         server.insert("listen".into(), self.server.listen.to_string().into());
         server.insert("shutdown_timeout".into(), duration(self.server.shutdown_timeout));
+        server.insert("shutdown_delay".into(), duration(self.server.shutdown_delay));
         if let Some(tls) = &self.server.tls {
             server.insert("tls_cert".into(), tls.cert.display().to_string().into());
             server.insert("tls_key".into(), tls.key.display().to_string().into());

@@ -243,8 +243,10 @@ impl Health {
             ),
             Err(error) => (Status::Unhealthy, json!({ "status": Status::Unhealthy, "error": error })),
         };
-        let webhooks = match self.store.stats().await {
-            Ok(stats) => {
+        let webhooks = match tokio::time::timeout(STORE_PING_TIMEOUT, self.store.stats()).await {
+            Err(_) => json!({ "error": "the store did not report its queue within 2s" }),
+            Ok(Err(e)) => json!({ "error": e.to_string() }),
+            Ok(Ok(stats)) => {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis() as i64)
@@ -257,7 +259,6 @@ impl Health {
                     "disabledDestinations": disabled.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
                 })
             }
-            Err(e) => json!({ "error": e.to_string() }),
         };
         let status = intercom.status.max(store_status);
         let status_page = self.status_page.read().clone();

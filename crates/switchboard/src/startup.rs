@@ -243,9 +243,15 @@ impl Application {
 
         let readiness = self.readiness.clone();
         let mut drain_started = stop_rx.clone();
+        let delay = self.config.server.shutdown_delay;
         let signal = async move {
             shutdown.await;
             readiness.begin_shutdown();
+            if !delay.is_zero() {
+                // Keep serving while load balancers notice /readyz and stop sending traffic here.
+                tracing::info!(delay = %humantime::format_duration(delay), "shutting down: draining first");
+                tokio::time::sleep(delay).await;
+            }
             tracing::info!("shutting down: no new connections; finishing in-flight requests");
             let _ = stop_tx.send(true);
         };

@@ -328,3 +328,29 @@ fn delivery_and_webhook_limits_are_checked() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn type_errors_never_quote_the_value_which_may_be_a_pasted_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let pasted = "9f8e7d6c5b4a-raw-client-secret";
+    let from_env = issues(
+        ConfigLoader::new(None, Overrides::default())
+            .with_env(env(&[("SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS", pasted)]))
+            .load()
+            .unwrap_err(),
+    )
+    .join("\n");
+    assert!(
+        from_env.contains("webhooks.client_secrets: invalid type: found a string, expected a sequence"),
+        "{from_env}"
+    );
+    assert!(!from_env.contains(pasted), "{from_env}");
+    let path = write_config(
+        &dir,
+        &format!("[intercom]\ntoken = 12345678901234567890\n[webhooks]\nclient_secrets = \"{pasted}\"\n"),
+    );
+    let from_file =
+        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
+            .join("\n");
+    assert!(!from_file.contains(pasted) && !from_file.contains("12345678901234567890"), "{from_file}");
+}

@@ -309,3 +309,29 @@ async fn each_configured_app_has_its_own_path_and_secrets() {
     assert_eq!(http.head(&eu).send().await.unwrap().status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_reports_not_ready_and_keeps_serving_for_the_drain_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("shutdown_timeout = \"5s\"", "shutdown_timeout = \"5s\"\nshutdown_delay = \"3s\"");
+    std::fs::write(&path, text).unwrap();
+    let app = common::spawn_in(dir, path).await;
+    let http = reqwest::Client::new();
+    let (readyz, url) = (app.url("/readyz"), app.url("/webhooks/intercom"));
+    assert_eq!(http.get(&readyz).send().await.unwrap().status(), 200);
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while http.get(&readyz).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 503 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("/readyz turns 503 at once");
+    // Still serving during the delay: a webhook is stored and acknowledged.
+    let response = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_draining", "ping")).await;
+    assert_eq!(response.status(), 200);
+    stopping.await.unwrap();
+}

@@ -156,8 +156,11 @@ impl Dispatcher {
                 });
             }
         }
+        // Attempts in flight finish within their destination's timeout; waiting longer (up to the
+        // lease) would only eat into the orchestrator's grace period before it kills the process.
+        let longest = inner.destinations.values().map(|d| d.timeout).max().unwrap_or_default();
         let drain = async { while attempts.join_next().await.is_some() {} };
-        if tokio::time::timeout(inner.settings.lease, drain).await.is_err() {
+        if tokio::time::timeout(longest + Duration::from_secs(1), drain).await.is_err() {
             tracing::warn!(
                 "deliveries still in flight at shutdown return to the queue when their leases expire"
             );
@@ -288,8 +291,8 @@ impl Dispatcher {
                 } else if error.is_connect() {
                     "connection failed".to_owned()
                 } else {
-                    // reqwest's message names the URL, which is configuration, not a secret.
-                    error.to_string()
+                    // Without the URL: destination URLs sometimes carry a token of their own.
+                    error.without_url().to_string()
                 };
                 Outcome::Failed { status: None, error, retry_after: None }
             }

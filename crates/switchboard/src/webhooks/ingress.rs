@@ -198,7 +198,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     if let Some(created_at) = envelope.created_at {
-        let age = now.as_secs() as i64 - created_at;
+        let age = (now.as_secs() as i64).saturating_sub(created_at);
         if age > inner.max_event_age.as_secs() as i64 {
             return refuse(
                 "too_old",
@@ -221,7 +221,10 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
         body: body.clone(),
     };
     let topic_label = metric_topic(&topic);
-    let outcome = tokio::time::timeout(inner.ack_deadline, inner.store.insert_event(event)).await;
+    // The deadline counts from the request's arrival: reading and verifying the body is part of
+    // what Intercom waits for.
+    let deadline = tokio::time::Instant::from_std(started) + inner.ack_deadline;
+    let outcome = tokio::time::timeout_at(deadline, inner.store.insert_event(event)).await;
     let response = match outcome {
         Ok(Ok(InsertOutcome::Stored(_))) => {
             inner.stored.notify_one();
