@@ -51,6 +51,9 @@ const BUILTIN_KEYS: &[&str] = &[
     "secret",
     "client_secret",
     "api_key",
+    "api-key",
+    "apikey",
+    "x-api-key",
 ];
 /// Keys masked also as the suffix of a longer name (`user_email`, `contact.phone`).
 const SUFFIX_KEYS: &[&str] = &["email", "phone", "token", "secret", "password"];
@@ -78,10 +81,19 @@ impl Redactor {
             r#"(?ix)
             (?P<auth>\bauthorization["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;}}]+
             | (?P<bearer>\bbearer\s+)[A-Za-z0-9._~+/=-]+
-            | (?P<kv>["']?\b(?:{key_alternation})\b["']?\s*[:=]\s*)(?:"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&}}\]]+)
+            | (?P<kvs>\b(?:{key_alternation}):[\ \t]+)   # YAML-like "name: Jane Doe": every word to the next delimiter
+              [^\s,;&}}\]"'\\]+(?:[\ \t]+[^\s,;&}}\]"'\\=:]+)+(?:[,;}}\]\n]|$)
+            | (?P<kv>\\?["']?\b(?:{key_alternation})\b\\?["']?\s*[:=]\s*)
+              (?:\\"(?:[^"\\]|\\[^"])*\\"          # a value in escaped quotes (JSON inside a Debug string)
+                |"(?:[^"\\]|\\.)*"                   # a quoted value
+                |'[^']*'
+                |[^\s,;&}}\]"'\\]+                   # an unquoted word
+              )
             | (?P<token>\bdG9r[A-Za-z0-9+/_-]{{6,}}={{0,2}})
-            | (?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{{2,}})
-            | (?P<phone>\+\d[\d\s().-]{{6,}}\d|\(?\b\d{{3}}\)?[\s.-]\d{{3}}[\s.-]\d{{4}}\b)
+            | (?P<email>[\p{{L}}\p{{N}}._%+-]+@[\p{{L}}\p{{N}}-]+(?:\.[\p{{L}}\p{{N}}-]+)*\.\p{{L}}{{2,}})
+            | (?P<phone>\+\d[\d\s().-]{{6,}}\d
+                |\(?\b\d{{3}}\)?[\s.-]\d{{3}}[\s.-]\d{{4}}\b
+                |\b0\d{{1,4}}(?:[\s.-]\d{{2,4}}){{2,4}}\b)
             "#
         );
         // The pattern is built from escaped keys around a fixed template, so it always compiles.
@@ -102,11 +114,18 @@ impl Redactor {
     /// Masks PII and secrets found in free text.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         self.patterns.replace_all(text, |caps: &Captures<'_>| {
+            if let Some(prefix) = caps.name("kvs") {
+                // Keep the delimiter that ended the value.
+                let end = caps[0].chars().last().filter(|c| matches!(c, ',' | ';' | '}' | ']' | '\n'));
+                return format!("{}{REDACTED}{}", prefix.as_str(), end.map(String::from).unwrap_or_default());
+            }
             if let Some(prefix) =
                 caps.name("auth").or_else(|| caps.name("bearer")).or_else(|| caps.name("kv"))
             {
-                let quoted = caps[0][prefix.as_str().len()..].starts_with('"');
-                if quoted {
+                let value = &caps[0][prefix.as_str().len()..];
+                if value.starts_with("\\\"") {
+                    format!("{}\\\"{REDACTED}\\\"", prefix.as_str())
+                } else if value.starts_with('"') {
                     format!("{}\"{REDACTED}\"", prefix.as_str())
                 } else {
                     format!("{}{REDACTED}", prefix.as_str())
@@ -385,6 +404,29 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(r.redact(input), expected, "input: {input}");
+        }
+    }
+
+    #[test]
+    fn masks_what_a_review_found_leaking() {
+        let r = Redactor::new(&[]);
+        let cases = [
+            ("from josé@exemple.fr and 山田@example.jp", "from [email] and [email]"),
+            ("user@bücher.de wrote", "[email] wrote"),
+            ("name: Jane Doe, plan: pro", "name: [redacted], plan: pro"),
+            (
+                r#"body="{\"name\":\"Jane Doe\",\"id\":\"7\"}""#,
+                r#"body="{\"name\":\"[redacted]\",\"id\":\"7\"}""#,
+            ),
+            ("call 020 7946 0958 or 06 12 34 56 78", "call [phone] or [phone]"),
+            ("x-api-key: sk_live_51abcdef", "x-api-key: [redacted]"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(r.redact(input), expected, "input: {input}");
+        }
+        // Package versions and timestamps are not e-mails or phone numbers.
+        for text in ["intercom-client@7.0.3 is pinned", "took 1392731392 ms", "at 2026-11-27T14:00:00Z"] {
+            assert_eq!(r.redact(text), text);
         }
     }
 
