@@ -1138,6 +1138,12 @@ fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<Config, Vec<
                 .into(),
         );
     }
+    if raw.delivery.retry_schedule.iter().any(|d| d.0 > Duration::from_secs(7 * 24 * 3600)) {
+        issue(
+            "delivery.retry_schedule",
+            "has a delay over 7 days; keep each delay at 7 days or less (the default ends at \"8h\")".into(),
+        );
+    }
     if raw.delivery.retry_schedule.is_empty() || raw.delivery.retry_schedule.iter().any(|d| d.0.is_zero()) {
         issue(
             "delivery.retry_schedule",
