@@ -36,6 +36,8 @@ listen = "127.0.0.1:$PORT"
 client_secrets = ["file:$work/client_secret"]
 [store]
 url = "sqlite://$work/data/switchboard.db"
+[status_page]
+enabled = false
 [logging]
 level = "warn"
 TOML
