@@ -5,6 +5,8 @@
 #
 # Usage: bench/webhooks.sh
 # Knobs: RATE=10000 DURATION=60s LOW_RATE=2000 LOW_DURATION=30s CONCURRENCY=256 PORT=18080
+#        DESTINATION=1 also delivers every event to `switchboard bench sink` (a third process) and
+#        reports how long delivery took to catch up.
 set -euo pipefail
 
 RATE=${RATE:-10000}
@@ -13,6 +15,8 @@ LOW_RATE=${LOW_RATE:-2000}
 LOW_DURATION=${LOW_DURATION:-30s}
 CONCURRENCY=${CONCURRENCY:-256}
 PORT=${PORT:-18080}
+DESTINATION=${DESTINATION:-0}
+SINK_PORT=${SINK_PORT:-18090}
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -21,8 +25,10 @@ bin="$root/target/release/switchboard"
 
 work="$(mktemp -d)"
 serve_pid=""
+sink_pid=""
 cleanup() {
   if [[ -n "$serve_pid" ]]; then kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; fi
+  if [[ -n "$sink_pid" ]]; then kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,6 +47,15 @@ enabled = false
 [logging]
 level = "warn"
 TOML
+if [[ "$DESTINATION" == "1" ]]; then
+  cat >> "$work/switchboard.toml" <<TOML
+[[destinations]]
+name = "sink"
+url = "http://127.0.0.1:$SINK_PORT/"
+TOML
+  "$bin" bench sink --listen "127.0.0.1:$SINK_PORT" --every 1h > "$work/sink.log" &
+  sink_pid=$!
+fi
 
 "$bin" serve --config "$work/switchboard.toml" &
 serve_pid=$!
@@ -55,3 +70,14 @@ echo "== sustained: $RATE/s for $DURATION"
 "$bin" bench webhooks --url "$url" --secret "file:$work/client_secret" --rate "$RATE" --duration "$DURATION" --concurrency "$CONCURRENCY"
 echo "== latency: $LOW_RATE/s for $LOW_DURATION"
 "$bin" bench webhooks --url "$url" --secret "file:$work/client_secret" --rate "$LOW_RATE" --duration "$LOW_DURATION" --concurrency "$CONCURRENCY"
+
+if [[ "$DESTINATION" == "1" ]]; then
+  echo "== delivery: waiting for the queue to drain"
+  started=$(date +%s)
+  for _ in $(seq 1 600); do
+    depth=$(curl -s "http://127.0.0.1:$PORT/health" | sed -n 's/.*"queueDepth":\([0-9]*\).*/\1/p')
+    [[ "${depth:-1}" == "0" ]] && break
+    sleep 1
+  done
+  echo "delivery: queue empty $(( $(date +%s) - started )) s after the load ended (queueDepth=${depth:-unknown})"
+fi

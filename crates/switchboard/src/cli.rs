@@ -96,6 +96,8 @@ pub enum BenchCommand {
     Webhooks(WebhooksBenchArgs),
     /// Upsert contacts through the paced client and compare the achieved rate with the allowed one.
     Pacing(bench::pacing::PacingArgs),
+    /// A destination that accepts every delivery and counts them, for load tests of delivery.
+    Sink(bench::sink::SinkArgs),
 }
 
 /// `switchboard health`
@@ -165,6 +167,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(EXIT_CONFIG)
+            }
+        },
+        Command::Bench(BenchCommand::Sink(args)) => match bench::sink::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: the sink cannot listen: {e}");
+                ExitCode::from(EXIT_FAILURE)
             }
         },
         Command::Bench(BenchCommand::Pacing(args)) => match bench::pacing::run(args).await {

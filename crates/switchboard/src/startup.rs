@@ -13,7 +13,7 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::admin::{self, AdminState};
 use crate::alerts::AlertEngine;
@@ -164,7 +164,11 @@ impl Application {
             .merge(crate::telemetry::metrics_router(telemetry.handle()))
             .merge(crate::alerts::router(alerts.clone()))
             .nest("/admin", admin)
-            .layer(TraceLayer::new_for_http());
+            // 5xx answers here are expected states (/health unhealthy, a webhook refused with 503), each
+            // logged with its reason by its handler; the layer's own report of them is debug noise.
+            .layer(
+                TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            );
         Ok(Application {
             listener,
             router,

@@ -1,4 +1,5 @@
 //! Benchmarks and load generators behind `switchboard bench`.
 
 pub mod pacing;
+pub mod sink;
 pub mod webhooks;
