@@ -2,7 +2,6 @@
 //! needs `Authorization: Bearer <admin.key>`; without an `admin.key` the API answers 404.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::Request;
 use axum::extract::{Path, Query, State};
@@ -18,7 +17,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
 use crate::secrets::Secret;
-use crate::store::{DeadLetterFilter, Store};
+use crate::store::{DeadLetterFilter, Store, now_millis};
 
 /// Dead letters listed per request when `limit` is not given.
 const DEFAULT_LIST_LIMIT: usize = 1000;
@@ -67,10 +66,6 @@ async fn require_key(State(state): State<AdminState>, request: Request, next: Ne
 
 fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Query of `GET /admin/dlq`.

@@ -2,12 +2,10 @@
 //! the command line, straight on the store (a running service picks changes up within
 //! `delivery.poll_interval`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::{Config, StoreUrl};
-use crate::store::{DeadLetterFilter, Millis, SqliteStore, Store, StoreError};
+use crate::store::{DeadLetterFilter, Millis, SqliteStore, Store, StoreError, now_millis};
 
 /// `switchboard dlq ...`
 #[derive(Debug, Subcommand)]
@@ -72,10 +70,6 @@ pub enum DestinationsCommand {
         /// The destination's name.
         name: String,
     },
-}
-
-fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Parses `--since`: RFC 3339, or a duration meaning "that long ago".

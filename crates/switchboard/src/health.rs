@@ -247,10 +247,7 @@ impl Health {
             Err(_) => json!({ "error": "the store did not report its queue within 2s" }),
             Ok(Err(e)) => json!({ "error": e.to_string() }),
             Ok(Ok(stats)) => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as i64)
-                    .unwrap_or(0);
+                let now = crate::store::now_millis();
                 let disabled = self.store.disabled_destinations().await.unwrap_or_default();
                 json!({
                     "queueDepth": stats.pending,

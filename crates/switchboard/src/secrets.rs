@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
@@ -269,8 +268,8 @@ pub struct Fingerprint(String);
 impl Fingerprint {
     /// Computes the fingerprint of a value.
     pub fn of(value: &str) -> Self {
-        let digest = Sha256::digest(value.as_bytes());
-        Fingerprint(format!("sha256:{}", &hex::encode(digest)[..8]))
+        // The client's definition, so a token shows the same in the client's Debug, logs and config check.
+        Fingerprint(intercom_api::token::fingerprint(value))
     }
 
     /// The fingerprint as text (`sha256:1a2b3c4d`).

@@ -314,7 +314,7 @@ async fn queue_gauges(store: &dyn Store) {
         Ok(stats) => {
             metrics::gauge!("webhook_queue_depth").set(stats.pending as f64);
             metrics::gauge!("dead_letter_depth").set(stats.dead as f64);
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+            let now = crate::store::now_millis();
             let oldest = stats.oldest_pending_received_at.map(|at| (now - at).max(0) as f64 / 1000.0);
             metrics::gauge!("webhook_oldest_pending_seconds").set(oldest.unwrap_or(0.0));
         }

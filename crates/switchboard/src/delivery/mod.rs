@@ -12,7 +12,7 @@ pub mod signing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -21,7 +21,7 @@ pub use builtin::{Builtin, ContactCache};
 pub use schedule::RetrySchedule;
 
 use crate::secrets::Secret;
-use crate::store::{AttemptResult, ClaimedDelivery, Millis, Store};
+use crate::store::{AttemptResult, ClaimedDelivery, Store, now_millis};
 use crate::webhooks::ingress::BUILTIN_DESTINATION;
 
 /// A configured HTTP destination.
@@ -65,10 +65,6 @@ struct DispatcherInner {
     settings: DispatchSettings,
     wake: Arc<Notify>,
     owner: String,
-}
-
-fn now_millis() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Dispatcher {

@@ -21,6 +21,14 @@ pub use sqlite::SqliteStore;
 /// tests control it.
 pub type Millis = i64;
 
+/// The current time as [`Millis`] (the epoch on a clock set before 1970).
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// An event to store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
