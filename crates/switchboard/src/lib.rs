@@ -10,6 +10,7 @@ pub mod config;
 pub mod delivery;
 pub mod dlq;
 pub mod health;
+pub mod http_error;
 pub mod intercom;
 pub mod logging;
 pub mod preflight;

@@ -1,0 +1,352 @@
+//! The one error answer of every HTTP endpoint the service serves: Intercom's own error envelope,
+//! `{"type":"error.list","request_id":"…","errors":[{"code":"…","message":"…"}]}`, with the same
+//! request id in the `X-Request-Id` response header. Intercom's SDKs already parse this shape, so
+//! callers understand the service's errors, and operators see one shape on every surface.
+//!
+//! Handlers return `Err(HttpError::new(ErrorCode::…, "what happened; what to do"))`. An error
+//! cannot see the request it answers, so it renders `"request_id": null` (which Intercom's schema
+//! allows) and travels in the response's extensions; [`with_request_ids`], around the whole
+//! router, gives every request an id and writes it into error bodies on the way out.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+
+/// The header carrying the request id, on requests (optional) and on every response.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest caller-sent request id that is kept; longer ones are replaced. Ids are echoed in
+/// headers and bodies and end up in proxies' logs, so they stay short.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// What went wrong, as a stable snake_case code; each code has one HTTP status.
+///
+/// The codes are part of the API: callers branch on them and alert metrics carry some of them as
+/// labels, so a code is never renamed. docs/errors.md lists every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 404: no Intercom app is configured at this webhook path.
+    UnknownApp,
+    /// 413: the webhook body is over `webhooks.max_body`.
+    BodyTooLarge,
+    /// 401: the webhook has no `X-Hub-Signature`.
+    SignatureMissing,
+    /// 401: the `X-Hub-Signature` is not `sha1=` and 40 hex digits.
+    SignatureMalformed,
+    /// 401: the `X-Hub-Signature` matches no configured client secret.
+    SignatureMismatch,
+    /// 400: the webhook body is not a JSON notification.
+    InvalidJson,
+    /// 400: the notification has no (or an empty) `id` or `topic`.
+    MissingFields,
+    /// 400: the notification is older than `webhooks.max_event_age`.
+    TooOld,
+    /// 503: the webhook was not stored (store failed or missed `webhooks.ack_deadline`); retry.
+    Unavailable,
+    /// 404: the admin API is off because `admin.key` is not set.
+    AdminDisabled,
+    /// 401: the admin key is missing or wrong.
+    Unauthorized,
+    /// 400: the request's body, query or path is not what the endpoint takes.
+    BadRequest,
+    /// 503: the store did not answer; retry.
+    StoreUnavailable,
+    /// 503: the service is shutting down and takes no new traffic.
+    ShuttingDown,
+    /// 404: no endpoint at this path.
+    NotFound,
+    /// 405: the endpoint exists but not for this method.
+    MethodNotAllowed,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of docs/errors.md.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::UnknownApp,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::SignatureMissing,
+        ErrorCode::SignatureMalformed,
+        ErrorCode::SignatureMismatch,
+        ErrorCode::InvalidJson,
+        ErrorCode::MissingFields,
+        ErrorCode::TooOld,
+        ErrorCode::Unavailable,
+        ErrorCode::AdminDisabled,
+        ErrorCode::Unauthorized,
+        ErrorCode::BadRequest,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::ShuttingDown,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+    ];
+
+    /// The code as it appears in `errors[].code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::UnknownApp => "unknown_app",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::SignatureMissing => "signature_missing",
+            ErrorCode::SignatureMalformed => "signature_malformed",
+            ErrorCode::SignatureMismatch => "signature_mismatch",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::MissingFields => "missing_fields",
+            ErrorCode::TooOld => "too_old",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::AdminDisabled => "admin_disabled",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::StoreUnavailable => "store_unavailable",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// The HTTP status answered with this code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidJson | ErrorCode::MissingFields | ErrorCode::TooOld | ErrorCode::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::SignatureMissing
+            | ErrorCode::SignatureMalformed
+            | ErrorCode::SignatureMismatch
+            | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::UnknownApp | ErrorCode::AdminDisabled | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Unavailable | ErrorCode::StoreUnavailable | ErrorCode::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answer: a code (which fixes the status), a message for the caller, and optionally how
+/// long to wait before retrying. The message says what happened and what to do; it never holds a
+/// secret or personal data, because it goes back over the wire.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct HttpError {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+    retry_after: Option<Duration>,
+}
+
+impl HttpError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        HttpError { code, message: message.into(), retry_after: None }
+    }
+
+    /// Also answers `Retry-After` with `after` (whole seconds).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The message for the caller.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The envelope body, with `request_id` (`null` when unknown).
+    pub fn envelope(&self, request_id: Option<&str>) -> serde_json::Value {
+        json!({
+            "type": "error.list",
+            "request_id": request_id,
+            "errors": [{ "code": self.code.as_str(), "message": self.message }],
+        })
+    }
+
+    /// A 400 `bad_request` for an input axum refused to extract, keeping axum's account of why.
+    fn rejected(what: &str, why: &str) -> Self {
+        HttpError::new(
+            ErrorCode::BadRequest,
+            format!("the request's {what} cannot be read: {why}; see docs/errors.md and the endpoint's docs"),
+        )
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.envelope(None))).into_response();
+        if let Some(after) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
+        }
+        // Picked up by `fill_request_id`, which knows the request.
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl From<JsonRejection> for HttpError {
+    fn from(rejection: JsonRejection) -> Self {
+        HttpError::rejected("JSON body", &rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for HttpError {
+    fn from(rejection: QueryRejection) -> Self {
+        HttpError::rejected("query string", &rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for HttpError {
+    fn from(rejection: PathRejection) -> Self {
+        HttpError::rejected("path", &rejection.body_text())
+    }
+}
+
+/// The router's fallback: 404 `not_found` for a path no endpoint serves.
+pub async fn not_found() -> HttpError {
+    // The path is not echoed: URLs can carry personal data, and the caller knows what it sent.
+    HttpError::new(
+        ErrorCode::NotFound,
+        "no endpoint at this path; check the URL (webhooks.path for webhooks, /admin/... for the admin API, \
+         /livez /readyz /health /metrics /alerts)",
+    )
+}
+
+/// The router's fallback for a known path with another method: 405 `method_not_allowed` (axum
+/// adds the `Allow` header).
+pub async fn method_not_allowed() -> HttpError {
+    HttpError::new(
+        ErrorCode::MethodNotAllowed,
+        "this endpoint does not take this HTTP method; the Allow header lists those it takes",
+    )
+}
+
+/// Wraps `router` so that every response carries `X-Request-Id` and every [`HttpError`] body
+/// names the same id. A caller's `X-Request-Id` is kept when it is usable (one value, 1 to
+/// [`MAX_REQUEST_ID_LEN`] visible ASCII characters), so its logs and ours correlate; otherwise a
+/// fresh UUID is made. Apply it outermost, after every route and fallback.
+pub fn with_request_ids<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    // The last layer added runs first: drop an unusable id, make one if there is none, copy it to
+    // the response's header, and (innermost, where the id is known) into error bodies.
+    router
+        .layer(middleware::from_fn(fill_request_id))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id))
+}
+
+/// Whether a caller's request id can be echoed: short, visible ASCII (no spaces, no control
+/// characters that could forge log lines or headers).
+pub fn is_usable_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= MAX_REQUEST_ID_LEN && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let headers = request.headers_mut();
+    let mut values = headers.get_all(&REQUEST_ID_HEADER).iter();
+    let usable = matches!((values.next(), values.next()), (Some(value), None) if is_usable_request_id(value));
+    if !usable {
+        headers.remove(&REQUEST_ID_HEADER);
+    }
+    request
+}
+
+async fn fill_request_id(request: Request, next: Next) -> Response {
+    let id = request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok());
+    let id = id.map(str::to_owned);
+    let response = next.run(request).await;
+    let (mut parts, body) = response.into_parts();
+    let Some(error) = parts.extensions.remove::<HttpError>() else {
+        return Response::from_parts(parts, body);
+    };
+    let rendered = Json(error.envelope(id.as_deref())).into_response().into_body();
+    // The length of the `null` rendering may already be set; the new body has its own.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{text}");
+            assert!(seen.insert(text), "{text} twice");
+            assert!(code.status().is_client_error() || code.status().is_server_error(), "{text}");
+        }
+    }
+
+    #[test]
+    fn docs_list_every_code_with_its_status() {
+        let docs = include_str!("../../../docs/errors.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| {} | `{}` |", code.status().as_u16(), code.as_str());
+            assert!(docs.contains(&row), "docs/errors.md has no row starting {row}");
+        }
+    }
+
+    #[test]
+    fn the_envelope_is_intercoms() {
+        let error = HttpError::new(ErrorCode::TooOld, "too old; check the clock");
+        assert_eq!(
+            error.envelope(Some("req-1")),
+            json!({
+                "type": "error.list",
+                "request_id": "req-1",
+                "errors": [{ "code": "too_old", "message": "too old; check the clock" }],
+            })
+        );
+        assert!(error.envelope(None)["request_id"].is_null());
+        assert_eq!(error.to_string(), "too_old: too old; check the clock");
+    }
+
+    #[test]
+    fn the_response_has_status_retry_after_and_a_valid_body_even_without_the_layer() {
+        let response = HttpError::new(ErrorCode::Unavailable, "later").retry_after(Duration::from_secs(60));
+        let response = response.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "60");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert!(response.extensions().get::<HttpError>().is_some());
+    }
+
+    #[test]
+    fn only_short_visible_ascii_request_ids_are_usable() {
+        let usable = |s: &[u8]| HeaderValue::from_bytes(s).map(|v| is_usable_request_id(&v)).unwrap_or(false);
+        assert!(usable(b"f93ecfa8-d08a-4325-8694-89aeb89c8f85"));
+        assert!(usable(b"req_42/a.b:c"));
+        assert!(usable("x".repeat(MAX_REQUEST_ID_LEN).as_bytes()));
+        assert!(!usable("x".repeat(MAX_REQUEST_ID_LEN + 1).as_bytes()));
+        assert!(!usable(b""));
+        assert!(!usable(b"with space"));
+        assert!(!usable(b"tab\there"));
+        assert!(!usable("caf\u{e9}".as_bytes()));
+        assert!(!usable(b"del\x7f"));
+    }
+}
