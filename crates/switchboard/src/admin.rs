@@ -1,13 +1,14 @@
 //! The admin API under `/admin`: dead letters, replay, and re-enabling destinations. Every request
-//! needs `Authorization: Bearer <admin.key>`; without an `admin.key` the API answers 404.
+//! needs `Authorization: Bearer <admin.key>`; without an `admin.key` the API answers 404. Errors
+//! are [`HttpError`]s (docs/errors.md).
 
 use std::sync::Arc;
 
 use axum::extract::Request;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -16,8 +17,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
 
+use crate::http_error::{ErrorCode, HttpError};
 use crate::secrets::Secret;
-use crate::store::{DeadLetterFilter, Store, now_millis};
+use crate::store::{DeadLetterFilter, Store, StoreError, now_millis};
 
 /// Dead letters listed per request when `limit` is not given.
 const DEFAULT_LIST_LIMIT: usize = 1000;
@@ -44,9 +46,16 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
-async fn require_key(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+async fn require_key(
+    State(state): State<AdminState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, HttpError> {
     let Some(key) = &state.key else {
-        return error(StatusCode::NOT_FOUND, "the admin API is off; set admin.key to turn it on");
+        return Err(HttpError::new(
+            ErrorCode::AdminDisabled,
+            "the admin API is off; set admin.key to turn it on",
+        ));
     };
     let headers = request.headers();
     let presented = headers
@@ -58,14 +67,21 @@ async fn require_key(State(state): State<AdminState>, request: Request, next: Ne
     let matches =
         key.with_value(|k| Sha256::digest(k.as_bytes()).ct_eq(&Sha256::digest(presented.as_bytes())));
     if bool::from(matches) {
-        next.run(request).await
+        Ok(next.run(request).await)
     } else {
-        error(StatusCode::UNAUTHORIZED, "missing or wrong admin key; send Authorization: Bearer <admin.key>")
+        Err(HttpError::new(
+            ErrorCode::Unauthorized,
+            "missing or wrong admin key; send Authorization: Bearer <admin.key>",
+        ))
     }
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+/// A 503 for a store that failed; the store's errors name no secret or personal data.
+fn store_unavailable(error: StoreError) -> HttpError {
+    HttpError::new(
+        ErrorCode::StoreUnavailable,
+        format!("{error}; retry, and check the service's log if it persists"),
+    )
 }
 
 /// Query of `GET /admin/dlq`.
@@ -77,14 +93,16 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-async fn list(State(state): State<AdminState>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(state): State<AdminState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let Query(q) = query?;
     // A default page keeps an unbounded dead-letter queue from becoming an unbounded response.
     let limit = Some(q.limit.unwrap_or(DEFAULT_LIST_LIMIT));
     let filter = DeadLetterFilter { destination: q.destination, since: q.since, id: None, limit };
-    match state.store.dead_letters(filter).await {
-        Ok(dead) => Json(json!({ "dead_letters": dead })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+    let dead = state.store.dead_letters(filter).await.map_err(store_unavailable)?;
+    Ok(Json(json!({ "dead_letters": dead })))
 }
 
 /// Body of `POST /admin/dlq/replay`: `{"id": 42}` or `{"all": true, "since": ms, "destination": "app"}`.
@@ -98,12 +116,18 @@ pub struct ReplayRequest {
     destination: Option<String>,
 }
 
-async fn replay(State(state): State<AdminState>, body: Option<Json<ReplayRequest>>) -> Response {
-    let Some(Json(request)) = body else {
-        return error(StatusCode::BAD_REQUEST, "send a JSON body: {\"id\": N} or {\"all\": true}");
+async fn replay(
+    State(state): State<AdminState>,
+    body: Result<Option<Json<ReplayRequest>>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let Some(Json(request)) = body? else {
+        return Err(HttpError::new(
+            ErrorCode::BadRequest,
+            "send a JSON body: {\"id\": N} or {\"all\": true}",
+        ));
     };
     if request.id.is_some() == request.all {
-        return error(StatusCode::BAD_REQUEST, "give exactly one of \"id\" or \"all\": true");
+        return Err(HttpError::new(ErrorCode::BadRequest, "give exactly one of \"id\" or \"all\": true"));
     }
     let filter = DeadLetterFilter {
         destination: request.destination,
@@ -111,30 +135,24 @@ async fn replay(State(state): State<AdminState>, body: Option<Json<ReplayRequest
         id: request.id,
         limit: None,
     };
-    match state.store.replay(now_millis(), filter).await {
-        Ok(replayed) => {
-            state.wake.notify_one();
-            tracing::info!(replayed, "dead letters replayed through the admin API");
-            Json(json!({ "replayed": replayed })).into_response()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+    let replayed = state.store.replay(now_millis(), filter).await.map_err(store_unavailable)?;
+    state.wake.notify_one();
+    tracing::info!(replayed, "dead letters replayed through the admin API");
+    Ok(Json(json!({ "replayed": replayed })))
 }
 
-async fn destinations(State(state): State<AdminState>) -> Response {
-    match state.store.disabled_destinations().await {
-        Ok(disabled) => Json(json!({ "disabled": disabled })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+async fn destinations(State(state): State<AdminState>) -> Result<Json<serde_json::Value>, HttpError> {
+    let disabled = state.store.disabled_destinations().await.map_err(store_unavailable)?;
+    Ok(Json(json!({ "disabled": disabled })))
 }
 
-async fn enable(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
-    match state.store.set_destination_disabled(&name, None).await {
-        Ok(()) => {
-            state.wake.notify_one();
-            tracing::info!(destination = %name, "destination enabled through the admin API");
-            Json(json!({ "enabled": name })).into_response()
-        }
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+async fn enable(
+    State(state): State<AdminState>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let Path(name) = name?;
+    state.store.set_destination_disabled(&name, None).await.map_err(store_unavailable)?;
+    state.wake.notify_one();
+    tracing::info!(destination = %name, "destination enabled through the admin API");
+    Ok(Json(json!({ "enabled": name })))
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{Mutex, watch};
 
+use crate::http_error::{ErrorCode, HttpError};
 use crate::intercom::{Intercom, Unavailable};
 use crate::store::Store;
 
@@ -53,16 +54,20 @@ pub async fn livez() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: ready for traffic.
-pub async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+/// `GET /readyz`: ready for traffic, or a 503 error (`shutting_down`, `store_unavailable`).
+pub async fn readyz(State(readiness): State<Readiness>) -> Result<Json<serde_json::Value>, HttpError> {
     if readiness.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "shutting_down" })));
+        return Err(HttpError::new(
+            ErrorCode::ShuttingDown,
+            "the service is shutting down; send traffic to another instance",
+        ));
     }
     match ping(readiness.store.as_ref()).await {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
-        Err(error) => {
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "store_unavailable", "error": error })))
-        }
+        Ok(_) => Ok(Json(json!({ "status": "ready" }))),
+        Err(error) => Err(HttpError::new(
+            ErrorCode::StoreUnavailable,
+            format!("the store is unavailable: {error}; check the store and the service's log"),
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ use crate::alerts::AlertEngine;
 use crate::config::{Config, LoadedSecrets, StoreUrl};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Health, Readiness};
+use crate::http_error;
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{SqliteStore, Store, StoreError};
@@ -164,11 +165,15 @@ impl Application {
             .merge(crate::telemetry::metrics_router(telemetry.handle()))
             .merge(crate::alerts::router(alerts.clone()))
             .nest("/admin", admin)
+            // Last, so that they reach every route above; both answer the error envelope.
+            .fallback(http_error::not_found)
+            .method_not_allowed_fallback(http_error::method_not_allowed)
             // 5xx answers here are expected states (/health unhealthy, a webhook refused with 503), each
             // logged with its reason by its handler; the layer's own report of them is debug noise.
             .layer(
                 TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
             );
+        let router = http_error::with_request_ids(router);
         Ok(Application {
             listener,
             router,

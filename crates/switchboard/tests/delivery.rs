@@ -122,9 +122,11 @@ async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_
         http.get(app.url("/admin/dlq")).bearer_auth(ADMIN_KEY).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["dead_letters"][0]["notification_id"], "notif_dead");
     let denied = http.get(app.url("/admin/dlq")).bearer_auth("wrong").send().await.unwrap();
-    assert_eq!(denied.status(), 401);
+    let (status, code, _) = common::error_envelope(denied).await;
+    assert_eq!((status, code.as_str()), (401, "unauthorized"));
     let no_body = http.post(app.url("/admin/dlq/replay")).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    assert_eq!(no_body.status(), 400);
+    let (status, code, _) = common::error_envelope(no_body).await;
+    assert_eq!((status, code.as_str()), (400, "bad_request"));
 
     receiver.always(200);
     let replayed: serde_json::Value = http
@@ -222,6 +224,55 @@ async fn contact_deleted_is_recorded_for_the_gdpr_purge() {
     assert_eq!(erasures[0].contact_id, "65f642bf674b9af4e9e46dd1");
     assert_eq!(erasures[0].external_id.as_deref(), Some("ext-42"));
     assert_eq!(erasures[0].notification_id, "notif_del");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admin_errors_use_the_envelope() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let (dlq, replay) = (app.url("/admin/dlq"), app.url("/admin/dlq/replay"));
+
+    let unauthorized = [
+        ("no key", http.get(&dlq)),
+        ("wrong key", http.get(&dlq).bearer_auth("not-the-key")),
+        ("not bearer", http.get(&dlq).basic_auth("admin", Some(ADMIN_KEY))),
+    ];
+    for (case, request) in unauthorized {
+        let (status, code, _) = common::error_envelope(request.send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (401, "unauthorized"), "{case}");
+    }
+
+    let bad = [
+        ("a limit that is not a number", http.get(format!("{dlq}?limit=many"))),
+        ("no body", http.post(&replay)),
+        ("not JSON", http.post(&replay).header("content-type", "application/json").body("{id: 1")),
+        ("an unknown field", http.post(&replay).json(&serde_json::json!({ "id": 1, "everything": true }))),
+        ("both id and all", http.post(&replay).json(&serde_json::json!({ "id": 1, "all": true }))),
+        ("neither id nor all", http.post(&replay).json(&serde_json::json!({ "since": 0 }))),
+        ("not JSON content", http.post(&replay).header("content-type", "text/plain").body("id=1")),
+    ];
+    for (case, request) in bad {
+        let (status, code, _) =
+            common::error_envelope(request.bearer_auth(ADMIN_KEY).send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (400, "bad_request"), "{case}");
+    }
+    let fine = http.get(format!("{dlq}?limit=5")).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    assert_eq!(fine.status(), 200);
+    assert!(!fine.headers()["x-request-id"].is_empty());
+    app.stop().await;
+
+    // Without admin.key the admin API is off: 404, whatever the key sent.
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace(&format!("key = \"file:{}/admin_key\"", dir.path().display()), "");
+    std::fs::write(&path, text).unwrap();
+    let app = common::spawn_in(dir, path).await;
+    for request in [http.get(app.url("/admin/dlq")), http.get(app.url("/admin/dlq")).bearer_auth(ADMIN_KEY)] {
+        let (status, code, _) = common::error_envelope(request.send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (404, "admin_disabled"));
+    }
     app.stop().await;
 }
 

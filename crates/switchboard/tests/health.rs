@@ -1,5 +1,6 @@
 //! `/health` against the simulator: each state and its status code, the probe cache, a token of
-//! another workspace, the kill switch, the status page, and `switchboard health` exit codes.
+//! another workspace, the kill switch, the status page, and `switchboard health` exit codes; and
+//! `/readyz`'s 503 in the error envelope.
 #![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 mod common;
@@ -173,4 +174,25 @@ async fn switchboard_health_fails_when_nothing_answers() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (code, _) = switchboard_health(&format!("http://127.0.0.1:{port}/health")).await;
     assert_eq!(code, Some(1));
+}
+
+#[tokio::test]
+async fn readyz_answers_the_envelope_when_the_store_is_not_usable() {
+    let app = common::spawn_app("").await;
+    let http = reqwest::Client::new();
+    let ready = http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(!ready.headers()["x-request-id"].is_empty());
+
+    // A schema the service does not know (as after a rollback past a migration): not ready.
+    let db = rusqlite::Connection::open(app.dir.path().join("data/switchboard.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute_batch("PRAGMA user_version = 999").unwrap();
+    let response = http.get(app.url("/readyz")).header("x-request-id", "lb-probe-7").send().await.unwrap();
+    let (status, code, id) = common::error_envelope(response).await;
+    assert_eq!((status, code.as_str(), id.as_str()), (503, "store_unavailable", "lb-probe-7"));
+    // /health keeps its report shape, not the envelope.
+    let report: serde_json::Value = http.get(app.url("/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["services"]["store"]["status"], "unhealthy", "{report}");
+    app.stop().await;
 }

@@ -13,10 +13,10 @@ use switchboard::store::{
 };
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
+/// The status and code of an error answer, after checking its envelope and request id.
 async fn error_code(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap();
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    let (status, code, _) = common::error_envelope(response).await;
+    (status, code)
 }
 
 #[tokio::test]
@@ -242,7 +242,7 @@ async fn ingress_over(store: BrokenStore) -> String {
         Arc::new(tokio::sync::Notify::new()),
         false,
     );
-    let router = ingress::routes("/webhooks/intercom", ingress);
+    let router = switchboard::http_error::with_request_ids(ingress::routes("/webhooks/intercom", ingress));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/webhooks/intercom", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -330,8 +330,74 @@ async fn shutdown_reports_not_ready_and_keeps_serving_for_the_drain_delay() {
     })
     .await
     .expect("/readyz turns 503 at once");
+    let (status, code, _) = common::error_envelope(http.get(&readyz).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (503, "shutting_down"));
     // Still serving during the delay: a webhook is stored and acknowledged.
     let response = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_draining", "ping")).await;
     assert_eq!(response.status(), 200);
     stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sane_caller_request_id_is_echoed_and_any_other_is_replaced() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+    let unsigned = |id: Option<&[u8]>| {
+        let mut request = http.post(&url).header("content-type", "application/json").body("{}");
+        if let Some(id) = id {
+            request = request.header("x-request-id", reqwest::header::HeaderValue::from_bytes(id).unwrap());
+        }
+        request.send()
+    };
+
+    let sent = "f93ecfa8-d08a-4325-8694-89aeb89c8f85";
+    let (status, code, id) = common::error_envelope(unsigned(Some(sent.as_bytes())).await.unwrap()).await;
+    assert_eq!((status, code.as_str(), id.as_str()), (401, "signature_missing", sent));
+
+    let too_long = "r".repeat(129);
+    let cases: [(&str, &[u8]); 4] = [
+        ("too long", too_long.as_bytes()),
+        ("a tab", b"req\t42"),
+        ("a space", b"req 42"),
+        ("not ASCII", "caf\u{e9}".as_bytes()),
+    ];
+    let mut generated = std::collections::HashSet::new();
+    for (case, bad) in cases {
+        let (status, _, id) = common::error_envelope(unsigned(Some(bad)).await.unwrap()).await;
+        assert_eq!(status, 401, "{case}");
+        assert_ne!(id.as_bytes(), bad, "{case}");
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{case}: a fresh UUID, got {id}");
+        generated.insert(id);
+    }
+    let (_, _, id) = common::error_envelope(unsigned(None).await.unwrap()).await;
+    generated.insert(id);
+    assert_eq!(generated.len(), 5, "each request gets its own id");
+
+    // Successful answers carry it too.
+    let stored = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_rid", "ping")).await;
+    assert_eq!(stored.status(), 200);
+    assert!(!stored.headers()["x-request-id"].is_empty());
+    let live = http.get(app.url("/livez")).header("x-request-id", "probe-1").send().await.unwrap();
+    assert_eq!(live.headers()["x-request-id"], "probe-1");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_the_envelope() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    for path in ["/nope", "/admin/nope", "/webhooks/intercom/eu/extra"] {
+        let (status, code, _) = common::error_envelope(http.get(app.url(path)).send().await.unwrap()).await;
+        assert_eq!((status, code.as_str()), (404, "not_found"), "{path}");
+    }
+    let wrong = http.get(app.url("/webhooks/intercom")).send().await.unwrap();
+    let allow = wrong.headers()["allow"].to_str().unwrap().to_owned();
+    assert!(allow.contains("POST") && allow.contains("HEAD"), "{allow}");
+    let (status, code, _) = common::error_envelope(wrong).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+    let (status, code, _) =
+        common::error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
+    assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
+    app.stop().await;
 }

@@ -12,14 +12,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::signature;
+use super::signature::{self, SignatureError};
 use super::topic::TopicPattern;
+use crate::http_error::{ErrorCode, HttpError};
 use crate::secrets::Secret;
 use crate::store::{InsertOutcome, NewEvent, Store};
 
@@ -28,6 +29,8 @@ pub const DEFAULT_APP: &str = "default";
 /// Built-in handler deliveries: erasure records for `contact.deleted` and, when the service keeps
 /// a contact cache, its invalidation on every `contact.*` topic.
 pub const BUILTIN_DESTINATION: &str = "@builtin";
+/// How long a 503 asks Intercom to wait; Intercom retries after about a minute anyway.
+const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// One Intercom app accepted by the ingress.
 #[derive(Debug, Clone)]
@@ -145,7 +148,11 @@ pub async fn head() -> StatusCode {
 }
 
 /// `POST {webhooks.path}`: the default app.
-pub async fn receive_default(State(ingress): State<Ingress>, headers: HeaderMap, body: Body) -> Response {
+pub async fn receive_default(
+    State(ingress): State<Ingress>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
     receive(&ingress, DEFAULT_APP, &headers, body).await
 }
 
@@ -155,60 +162,68 @@ pub async fn receive_named(
     Path(app): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, HttpError> {
     receive(&ingress, &app, &headers, body).await
 }
 
-async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: Body) -> Response {
+async fn receive(
+    ingress: &Ingress,
+    app_name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
     let started = Instant::now();
     let inner = &ingress.inner;
     let Some(app) = inner.apps.iter().find(|a| a.name == app_name) else {
-        return error(StatusCode::NOT_FOUND, "unknown_app", "no Intercom app is configured at this path");
+        return Err(HttpError::new(
+            ErrorCode::UnknownApp,
+            "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
+        ));
     };
     let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
         Ok(body) => body,
         Err(_) => {
             metrics::counter!("webhooks_refused_total", "reason" => "too_large").increment(1);
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
-            );
+            return Err(HttpError::new(
+                ErrorCode::BodyTooLarge,
+                format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+            ));
         }
     };
     let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
         metrics::counter!("webhook_verification_failures_total", "reason" => e.reason()).increment(1);
         tracing::warn!(app = app_name, reason = e.reason(), "webhook refused: {e}");
-        return error(
-            StatusCode::UNAUTHORIZED,
-            &format!("signature_{}", e.reason()),
-            &format!("{e}; check that webhooks.client_secrets holds the app's current client secret"),
-        );
+        return Err(HttpError::new(
+            signature_code(e),
+            format!("{e}; check that webhooks.client_secrets holds the app's current client secret"),
+        ));
     }
     let envelope: Envelope<'_> = match serde_json::from_slice(&body) {
         Ok(envelope) => envelope,
-        Err(e) => return refuse("invalid_json", &format!("the body is not a JSON notification: {e}")),
+        Err(e) => {
+            return Err(refuse(ErrorCode::InvalidJson, format!("the body is not a JSON notification: {e}")));
+        }
     };
     let (Some(id), Some(topic)) = (envelope.id, envelope.topic) else {
-        return refuse("missing_fields", "the notification has no \"id\" or no \"topic\"");
+        return Err(refuse(ErrorCode::MissingFields, "the notification has no \"id\" or no \"topic\""));
     };
     if id.is_empty() || topic.is_empty() {
-        return refuse("missing_fields", "the notification's \"id\" or \"topic\" is empty");
+        return Err(refuse(ErrorCode::MissingFields, "the notification's \"id\" or \"topic\" is empty"));
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     if let Some(created_at) = envelope.created_at {
         let age = (now.as_secs() as i64).saturating_sub(created_at);
         if age > inner.max_event_age.as_secs() as i64 {
-            return refuse(
-                "too_old",
-                &format!(
+            return Err(refuse(
+                ErrorCode::TooOld,
+                format!(
                     "the notification was created {} ago, beyond webhooks.max_event_age ({}); \
                      refused so that an old captured request cannot be replayed",
                     humantime::format_duration(Duration::from_secs(age as u64)),
                     humantime::format_duration(inner.max_event_age)
                 ),
-            );
+            ));
         }
     }
     let event = NewEvent {
@@ -230,18 +245,18 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
             inner.stored.notify_one();
             metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "stored")
                 .increment(1);
-            (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response()
+            Ok((StatusCode::OK, Json(json!({ "status": "stored" }))).into_response())
         }
         Ok(Ok(InsertOutcome::Duplicate)) => {
             metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "duplicate")
                 .increment(1);
-            (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
+            Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response())
         }
         Ok(Err(e)) => {
             metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "store_error")
                 .increment(1);
             tracing::error!(error = %e, "webhook not stored; answering 503 so Intercom retries");
-            unavailable("the event store failed; Intercom will retry")
+            Err(unavailable("the event store failed; Intercom will retry"))
         }
         Err(_) => {
             metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "timeout")
@@ -250,7 +265,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
                 deadline = %humantime::format_duration(inner.ack_deadline),
                 "webhook commit missed webhooks.ack_deadline; answering 503 so Intercom retries"
             );
-            unavailable("the event store did not commit in time; Intercom will retry")
+            Err(unavailable("the event store did not commit in time; Intercom will retry"))
         }
     };
     metrics::histogram!("webhook_ack_seconds").record(started.elapsed().as_secs_f64());
@@ -268,17 +283,23 @@ fn metric_topic(topic: &str) -> String {
     }
 }
 
-fn refuse(code: &str, message: &str) -> Response {
+/// The code of a signature refusal: `signature_` and the verification-failure metric's reason.
+fn signature_code(error: SignatureError) -> ErrorCode {
+    match error {
+        SignatureError::Missing => ErrorCode::SignatureMissing,
+        SignatureError::Malformed => ErrorCode::SignatureMalformed,
+        SignatureError::Mismatch => ErrorCode::SignatureMismatch,
+    }
+}
+
+/// A 400 for a verified but unusable notification, counted under its code.
+fn refuse(kind: ErrorCode, message: impl Into<Cow<'static, str>>) -> HttpError {
+    let code = kind.as_str();
     metrics::counter!("webhooks_refused_total", "reason" => code.to_owned()).increment(1);
-    error(StatusCode::BAD_REQUEST, code, message)
+    HttpError::new(kind, message)
 }
 
-fn unavailable(message: &str) -> Response {
-    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
-    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
-    response
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+/// A 503 that makes Intercom retry: the event was not stored.
+fn unavailable(message: &'static str) -> HttpError {
+    HttpError::new(ErrorCode::Unavailable, message).retry_after(RETRY_AFTER)
 }

@@ -234,3 +234,23 @@ pub async fn post_signed(client: &reqwest::Client, url: &str, secret: &str, body
         .await
         .unwrap()
 }
+
+/// Checks that `response` is an error in Intercom's envelope whose `request_id` is non-empty and
+/// equals its `X-Request-Id` header; returns the status, the code and the request id.
+pub async fn error_envelope(response: reqwest::Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let header = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("a {status} answer without X-Request-Id"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "error.list", "{body}");
+    let request_id = body["request_id"].as_str().unwrap_or_default();
+    assert!(!request_id.is_empty(), "{body}");
+    assert_eq!(request_id, header, "the envelope's request_id is the X-Request-Id header");
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert!(!errors[0]["message"].as_str().unwrap_or_default().is_empty(), "{body}");
+    (status, errors[0]["code"].as_str().unwrap().to_owned(), header)
+}
