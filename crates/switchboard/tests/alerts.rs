@@ -520,7 +520,7 @@ fn short_blips_neither_fire_nor_resolve() {
 fn a_full_queue_drops_the_oldest_and_evaluation_never_waits() {
     let mut settings = AlertSettings::default();
     settings.notify.queue_capacity = 2;
-    settings.dead_letters_present.keep_firing_for = Duration::ZERO;
+    settings.override_mut(RuleId::DeadLettersPresent).keep_firing_for = Some(Duration::ZERO);
     // A port nobody listens on; no workers run anyway, so everything stays queued.
     settings.channels = vec![ChannelSettings::new(ChannelKind::Webhook, "http://127.0.0.1:9/alerts")];
     let (rig, recorder) = rig(settings, &[]);
@@ -553,7 +553,7 @@ async fn a_failing_receiver_is_retried_with_backoff_and_blocks_nothing() {
     settings.notify.timeout = Duration::from_secs(120);
     settings.notify.backoff = Duration::from_millis(10);
     settings.notify.max_backoff = Duration::from_millis(40);
-    settings.dead_letters_present.keep_firing_for = Duration::ZERO;
+    settings.override_mut(RuleId::DeadLettersPresent).keep_firing_for = Some(Duration::ZERO);
     settings.channels = vec![
         ChannelSettings::new(ChannelKind::Webhook, &webhook.url("/alerts")),
         ChannelSettings::new(ChannelKind::Slack, &slack.url("/slack")),
