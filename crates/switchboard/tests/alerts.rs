@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 use switchboard::alerts::{
     AlertEngine, AlertSettings, AlertState, AlertTapLayer, AlertsView, ChannelKind, ChannelSettings, Clock,
-    ManualClock, RuleId, RuleParams, Severity, export_prometheus, rule_metrics,
+    ManualClock, RuleId, RuleOverride, RuleParams, Severity, export_prometheus, rule_metrics,
 };
 use switchboard::delivery::signing;
 use switchboard::secrets::Secret;
@@ -520,7 +520,7 @@ fn short_blips_neither_fire_nor_resolve() {
 fn a_full_queue_drops_the_oldest_and_evaluation_never_waits() {
     let mut settings = AlertSettings::default();
     settings.notify.queue_capacity = 2;
-    settings.dead_letters_present.keep_firing_for = Duration::ZERO;
+    settings.override_mut(RuleId::DeadLettersPresent).keep_firing_for = Some(Duration::ZERO);
     // A port nobody listens on; no workers run anyway, so everything stays queued.
     settings.channels = vec![ChannelSettings::new(ChannelKind::Webhook, "http://127.0.0.1:9/alerts")];
     let (rig, recorder) = rig(settings, &[]);
@@ -553,7 +553,7 @@ async fn a_failing_receiver_is_retried_with_backoff_and_blocks_nothing() {
     settings.notify.timeout = Duration::from_secs(120);
     settings.notify.backoff = Duration::from_millis(10);
     settings.notify.max_backoff = Duration::from_millis(40);
-    settings.dead_letters_present.keep_firing_for = Duration::ZERO;
+    settings.override_mut(RuleId::DeadLettersPresent).keep_firing_for = Some(Duration::ZERO);
     settings.channels = vec![
         ChannelSettings::new(ChannelKind::Webhook, &webhook.url("/alerts")),
         ChannelSettings::new(ChannelKind::Slack, &slack.url("/slack")),
@@ -861,4 +861,46 @@ fn the_export_command_uses_the_configured_thresholds() {
     let committed =
         std::fs::read_to_string(repo_root().join("deploy/prometheus/switchboard-alerts.yml")).unwrap();
     assert_ne!(rules, committed);
+}
+
+#[test]
+fn rule_tables_from_variables_override_only_their_keys_and_refuse_keys_the_rule_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.toml");
+    std::fs::write(&path, "[alerts.intercom_error_rate]\nthreshold = 0.1\n").unwrap();
+    let export = |vars: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["alerts", "export", "--format", "prometheus", "--config"])
+            .arg(&path)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // Variables are text; a rule's numbers still read from them, over the file's table.
+    let output = export(&[
+        ("SWITCHBOARD_ALERTS__INTERCOM_ERROR_RATE__MIN_REQUESTS", "30"),
+        ("SWITCHBOARD_ALERTS__DEAD_LETTERS_PRESENT__ENABLED", "false"),
+    ]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rules = String::from_utf8(output.stdout).unwrap();
+    let mut expected = AlertSettings::default();
+    *expected.override_mut(RuleId::IntercomErrorRate) =
+        RuleOverride { threshold: Some(0.1), min_requests: Some(30), ..RuleOverride::default() };
+    expected.override_mut(RuleId::DeadLettersPresent).enabled = Some(false);
+    let expected = export_prometheus(&expected);
+    assert!(expected.contains(" > 0.1 and sum(increase(") && expected.contains(">= 30\""), "{expected}");
+    assert!(!expected.contains("DeadLettersPresent"), "{expected}");
+    assert_eq!(rules, expected);
+
+    let output = export(&[("SWITCHBOARD_ALERTS__DEAD_LETTERS_PRESENT__WINDOW", "5m")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "alerts.dead_letters_present.window: unknown field: found `window`, expected `one of `enabled`, \
+             `severity`, `threshold`, `for`, `keep_firing_for``"
+        ),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
 }

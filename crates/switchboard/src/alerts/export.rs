@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn disabled_rules_are_left_out() {
         let mut s = AlertSettings::default();
-        s.dead_letters_present.enabled = false;
+        s.override_mut(RuleId::DeadLettersPresent).enabled = Some(false);
         assert!(!export_prometheus(&s).contains("DeadLettersPresent"));
         s.enabled = false;
         assert!(export_prometheus(&s).contains("rules: []"));

@@ -56,8 +56,8 @@ pub use engine::{AlertEngine, AlertState, AlertStatus, AlertsError, AlertsView};
 pub use export::{export_prometheus, rule_metrics};
 pub use rules::{RuleId, RuleParams, Severity};
 pub use settings::{
-    AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, ErrorRateRule, GaugeRule, MAX_WINDOW,
-    NotifySettings, WindowRule, channel_secret_key,
+    AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, MAX_WINDOW, NotifySettings, RuleOverride,
+    channel_secret_key,
 };
 pub use tap::{AlertTap, AlertTapLayer};
 

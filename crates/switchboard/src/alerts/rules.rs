@@ -41,7 +41,7 @@ impl fmt::Display for Severity {
 
 /// One built-in rule. `IntercomHighLatencyWarning` is the early-warning level of
 /// `IntercomHighLatency`: it fires under the same alert name with severity `warning`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleId {
     /// 5xx answers from Intercom.
     IntercomUnreachable,
@@ -109,50 +109,6 @@ impl Op {
     }
 }
 
-/// A rule's defaults (the seed checklist's thresholds).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RuleDefaults {
-    pub severity: Severity,
-    pub threshold: f64,
-    pub window: Duration,
-    pub pending_for: Duration,
-    pub keep_firing_for: Duration,
-    pub min_requests: u64,
-}
-
-const fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
-const fn rule(severity: Severity, threshold: f64, window: u64, pending_for: u64) -> RuleDefaults {
-    RuleDefaults {
-        severity,
-        threshold,
-        window: secs(window),
-        pending_for: secs(pending_for),
-        // Five minutes of calm before resolving: long enough that a bursty failure does not
-        // page, resolve and page again.
-        keep_firing_for: secs(300),
-        min_requests: 0,
-    }
-}
-
-/// Defaults in [`RuleId::ALL`] order; settings types index this with their const parameter.
-pub(crate) const DEFAULTS: [RuleDefaults; 11] = [
-    rule(Severity::P1, 10.0, 60, 60),
-    // Any 401 fires at once: every request is failing, waiting only delays the rotation.
-    rule(Severity::P1, 0.0, 60, 0),
-    rule(Severity::P2, 5.0, 60, 60),
-    rule(Severity::P2, 3.0, 300, 60),
-    rule(Severity::Warning, 2.0, 300, 60),
-    RuleDefaults { min_requests: 20, ..rule(Severity::P2, 0.05, 300, 60) },
-    rule(Severity::P2, 0.8, 0, 60),
-    rule(Severity::P3, 0.0, 300, 0),
-    rule(Severity::P2, 10.0, 60, 60),
-    rule(Severity::P3, 0.0, 0, 0),
-    rule(Severity::P2, 2.0, 0, 0),
-];
-
 impl RuleId {
     /// Every rule, in the order of the checklist's table.
     pub const ALL: [RuleId; 11] = [
@@ -186,7 +142,7 @@ impl RuleId {
     }
 
     /// The rule's table under `[alerts]` in the config.
-    pub fn key(self) -> &'static str {
+    pub const fn key(self) -> &'static str {
         match self {
             RuleId::IntercomUnreachable => "intercom_unreachable",
             RuleId::IntercomAuthFailure => "intercom_auth_failure",
@@ -227,6 +183,44 @@ impl RuleId {
     /// Whether the rule looks back over a window (else it reads a gauge's current value).
     pub fn has_window(self) -> bool {
         !matches!(self.expr(), Expr::BudgetUsed | Expr::DeadLetterDepth | Expr::StatusIndicator)
+    }
+
+    /// Whether the rule counts only with enough requests in its window (`min_requests`).
+    pub fn has_min_requests(self) -> bool {
+        self.expr() == Expr::ErrorRatio
+    }
+
+    /// The rule as it runs when the config leaves its table out: the seed checklist's thresholds.
+    pub fn defaults(self) -> RuleParams {
+        use Severity::{P1, P2, P3, Warning};
+        // (severity, threshold, window in seconds, `for` in seconds); gauge rules have no window.
+        let (severity, threshold, window, pending_for) = match self {
+            RuleId::IntercomUnreachable => (P1, 10.0, 60, 60),
+            // Any 401 fires at once: every request is failing, waiting only delays the rotation.
+            RuleId::IntercomAuthFailure => (P1, 0.0, 60, 0),
+            RuleId::IntercomRateLimited => (P2, 5.0, 60, 60),
+            RuleId::IntercomHighLatency => (P2, 3.0, 300, 60),
+            RuleId::IntercomHighLatencyWarning => (Warning, 2.0, 300, 60),
+            RuleId::IntercomErrorRate => (P2, 0.05, 300, 60),
+            RuleId::RateLimitBudgetHigh => (P2, 0.8, 0, 60),
+            RuleId::WebhookDeliveryFailures => (P3, 0.0, 300, 0),
+            RuleId::WebhookSignatureFailures => (P2, 10.0, 60, 60),
+            RuleId::DeadLettersPresent => (P3, 0.0, 0, 0),
+            RuleId::IntercomStatusDegraded => (P2, 2.0, 0, 0),
+        };
+        RuleParams {
+            id: self,
+            enabled: true,
+            severity,
+            threshold,
+            window: Duration::from_secs(window),
+            pending_for: Duration::from_secs(pending_for),
+            // Five minutes of calm before resolving: long enough that a bursty failure does not
+            // page, resolve and page again.
+            keep_firing_for: Duration::from_secs(300),
+            // One failure of two is not a trend.
+            min_requests: if self.has_min_requests() { 20 } else { 0 },
+        }
     }
 
     /// What to do when it fires (the checklist's "Action" column, made concrete).
@@ -403,5 +397,16 @@ mod tests {
         assert_eq!(keys.len(), RuleId::ALL.len());
         let names: std::collections::HashSet<_> = RuleId::ALL.iter().map(|r| r.alert_name()).collect();
         assert_eq!(names.len(), 10, "the checklist's ten alerts");
+    }
+
+    #[test]
+    fn defaults_have_a_window_and_a_request_minimum_exactly_where_the_rule_takes_one() {
+        for id in RuleId::ALL {
+            let d = id.defaults();
+            assert_eq!(d.id, id);
+            assert!(d.enabled, "{id:?}");
+            assert_eq!(d.window.is_zero(), !id.has_window(), "{id:?}");
+            assert_eq!(d.min_requests > 0, id.has_min_requests(), "{id:?}");
+        }
     }
 }

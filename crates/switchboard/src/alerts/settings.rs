@@ -1,57 +1,43 @@
 //! `[alerts]`: thresholds, hysteresis, evaluation and notification channels.
 //!
-//! Every rule has its own table (`[alerts.intercom_unreachable]`, ...) whose missing keys take
-//! that rule's defaults, the seed checklist's thresholds.
+//! Every rule has its own table (`[alerts.intercom_unreachable]`, ...), read into a
+//! [`RuleOverride`] whose missing keys take that rule's defaults ([`RuleId::defaults`]), the seed
+//! checklist's thresholds.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use humantime_serde::Serde as Human;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::rules::{DEFAULTS, RuleId, RuleParams, Severity};
+use super::rules::{RuleId, RuleParams, Severity};
 use crate::secrets::{Fingerprint, SecretRef};
 
 /// The longest window a rule may look back over (the engine keeps samples that far).
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The `[alerts]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+///
+/// It (de)serializes as the config writes it: its own keys, then one table per rule named by
+/// [`RuleId::key`]. Serialized, every rule's table shows all its effective settings.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertSettings {
     /// Evaluate the built-in rules at all.
     pub enabled: bool,
     /// How often the rules are evaluated.
-    #[serde(with = "humantime_serde")]
     pub evaluation_interval: Duration,
     /// How often a firing alert is sent to Alertmanager again (it expires alerts not re-sent).
-    #[serde(with = "humantime_serde")]
     pub resend_interval: Duration,
     /// Retries and queueing of notifications.
     pub notify: NotifySettings,
     /// Where notifications go (`[[alerts.channels]]`).
     pub channels: Vec<ChannelSettings>,
-    /// IntercomUnreachable: 5xx answers per window.
-    pub intercom_unreachable: WindowRule<0>,
-    /// IntercomAuthFailure: 401 answers per window.
-    pub intercom_auth_failure: WindowRule<1>,
-    /// IntercomRateLimited: 429 answers per window.
-    pub intercom_rate_limited: WindowRule<2>,
-    /// IntercomHighLatency (P2): P95 latency in seconds.
-    pub intercom_high_latency: WindowRule<3>,
-    /// IntercomHighLatency (warning): P95 latency in seconds.
-    pub intercom_high_latency_warning: WindowRule<4>,
-    /// IntercomErrorRate: failed share of requests (0–1).
-    pub intercom_error_rate: ErrorRateRule,
-    /// RateLimitBudgetHigh: used share of the rate limit (0–1).
-    pub rate_limit_budget_high: GaugeRule<6>,
-    /// WebhookDeliveryFailures: failed delivery attempts per window.
-    pub webhook_delivery_failures: WindowRule<7>,
-    /// WebhookSignatureFailures: verification failures per window.
-    pub webhook_signature_failures: WindowRule<8>,
-    /// DeadLettersPresent: dead-letter depth.
-    pub dead_letters_present: GaugeRule<9>,
-    /// IntercomStatusDegraded: status indicator level (2 major, 3 critical).
-    pub intercom_status_degraded: GaugeRule<10>,
+    /// The rule tables the config sets, by rule; a rule without one runs on its defaults. Read a
+    /// rule's effective settings with [`AlertSettings::rule`].
+    pub overrides: BTreeMap<RuleId, RuleOverride>,
 }
 
 impl Default for AlertSettings {
@@ -62,217 +48,240 @@ impl Default for AlertSettings {
             resend_interval: Duration::from_secs(60),
             notify: NotifySettings::default(),
             channels: Vec::new(),
-            intercom_unreachable: WindowRule::default(),
-            intercom_auth_failure: WindowRule::default(),
-            intercom_rate_limited: WindowRule::default(),
-            intercom_high_latency: WindowRule::default(),
-            intercom_high_latency_warning: WindowRule::default(),
-            intercom_error_rate: ErrorRateRule::default(),
-            rate_limit_budget_high: GaugeRule::default(),
-            webhook_delivery_failures: WindowRule::default(),
-            webhook_signature_failures: WindowRule::default(),
-            dead_letters_present: GaugeRule::default(),
-            intercom_status_degraded: GaugeRule::default(),
+            overrides: BTreeMap::new(),
         }
     }
 }
 
-/// A rule that counts or measures over a sliding window; `R` picks its defaults, so a table that
-/// sets only `threshold` keeps that rule's window and hysteresis.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowRule<const R: usize> {
+/// One rule's table (`[alerts.intercom_unreachable]`, ...): every key is optional, and a key left
+/// out keeps that rule's default.
+///
+/// `window` belongs only to rules that look back over one ([`RuleId::has_window`]) and
+/// `min_requests` only to those that need enough requests ([`RuleId::has_min_requests`]): the
+/// config loader refuses either key elsewhere, naming it, and [`RuleOverride::apply`] ignores one
+/// set there in code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RuleOverride {
     /// Evaluate this rule.
-    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
     /// Its severity.
-    pub severity: Severity,
-    /// Fires when the value exceeds this.
-    pub threshold: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// The threshold the value is compared with (see each rule for the comparison).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
     /// How far back the value looks.
-    pub window: Duration,
-    /// How long the condition must hold before the alert fires (pending until then); `for`.
-    pub pending_for: Duration,
-    /// How long the condition must stay clear before the alert resolves.
-    pub keep_firing_for: Duration,
-}
-
-impl<const R: usize> Default for WindowRule<R> {
-    fn default() -> Self {
-        let d = DEFAULTS[R];
-        WindowRule {
-            enabled: true,
-            severity: d.severity,
-            threshold: d.threshold,
-            window: d.window,
-            pending_for: d.pending_for,
-            keep_firing_for: d.keep_firing_for,
-        }
-    }
-}
-
-// Serde's derive does not take const generics, so the rule tables go through these shapes.
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct WindowRuleToml {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    severity: Option<Severity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    threshold: Option<f64>,
-    #[serde(default, with = "humantime_serde::option", skip_serializing_if = "Option::is_none")]
-    window: Option<Duration>,
-    #[serde(
-        default,
-        rename = "for",
-        with = "humantime_serde::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pending_for: Option<Duration>,
-    #[serde(default, with = "humantime_serde::option", skip_serializing_if = "Option::is_none")]
-    keep_firing_for: Option<Duration>,
-}
-
-impl<'de, const R: usize> Deserialize<'de> for WindowRule<R> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = WindowRuleToml::deserialize(deserializer)?;
-        let d = Self::default();
-        Ok(WindowRule {
-            enabled: raw.enabled.unwrap_or(d.enabled),
-            severity: raw.severity.unwrap_or(d.severity),
-            threshold: raw.threshold.unwrap_or(d.threshold),
-            window: raw.window.unwrap_or(d.window),
-            pending_for: raw.pending_for.unwrap_or(d.pending_for),
-            keep_firing_for: raw.keep_firing_for.unwrap_or(d.keep_firing_for),
-        })
-    }
-}
-
-impl<const R: usize> Serialize for WindowRule<R> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        WindowRuleToml {
-            enabled: Some(self.enabled),
-            severity: Some(self.severity),
-            threshold: Some(self.threshold),
-            window: Some(self.window),
-            pending_for: Some(self.pending_for),
-            keep_firing_for: Some(self.keep_firing_for),
-        }
-        .serialize(serializer)
-    }
-}
-
-/// A rule over a gauge's current value; `R` picks its defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GaugeRule<const R: usize> {
-    /// Evaluate this rule.
-    pub enabled: bool,
-    /// Its severity.
-    pub severity: Severity,
-    /// The threshold (see each rule for the comparison).
-    pub threshold: f64,
-    /// How long the condition must hold before the alert fires (pending until then); `for`.
-    pub pending_for: Duration,
-    /// How long the condition must stay clear before the alert resolves.
-    pub keep_firing_for: Duration,
-}
-
-impl<const R: usize> Default for GaugeRule<R> {
-    fn default() -> Self {
-        let d = DEFAULTS[R];
-        GaugeRule {
-            enabled: true,
-            severity: d.severity,
-            threshold: d.threshold,
-            pending_for: d.pending_for,
-            keep_firing_for: d.keep_firing_for,
-        }
-    }
-}
-
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct GaugeRuleToml {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    severity: Option<Severity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    threshold: Option<f64>,
-    #[serde(
-        default,
-        rename = "for",
-        with = "humantime_serde::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pending_for: Option<Duration>,
-    #[serde(default, with = "humantime_serde::option", skip_serializing_if = "Option::is_none")]
-    keep_firing_for: Option<Duration>,
-}
-
-impl<'de, const R: usize> Deserialize<'de> for GaugeRule<R> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = GaugeRuleToml::deserialize(deserializer)?;
-        let d = Self::default();
-        Ok(GaugeRule {
-            enabled: raw.enabled.unwrap_or(d.enabled),
-            severity: raw.severity.unwrap_or(d.severity),
-            threshold: raw.threshold.unwrap_or(d.threshold),
-            pending_for: raw.pending_for.unwrap_or(d.pending_for),
-            keep_firing_for: raw.keep_firing_for.unwrap_or(d.keep_firing_for),
-        })
-    }
-}
-
-impl<const R: usize> Serialize for GaugeRule<R> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        GaugeRuleToml {
-            enabled: Some(self.enabled),
-            severity: Some(self.severity),
-            threshold: Some(self.threshold),
-            pending_for: Some(self.pending_for),
-            keep_firing_for: Some(self.keep_firing_for),
-        }
-        .serialize(serializer)
-    }
-}
-
-/// IntercomErrorRate: a ratio, which needs enough requests to mean anything.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ErrorRateRule {
-    /// Evaluate this rule.
-    pub enabled: bool,
-    /// Its severity.
-    pub severity: Severity,
-    /// Fires when the failed share (0–1) exceeds this.
-    pub threshold: f64,
-    /// How far back the ratio looks.
-    #[serde(with = "humantime_serde")]
-    pub window: Duration,
+    #[serde(serialize_with = "humantime_serde::option::serialize", skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
     /// Fewer requests than this in the window never fire (one failure of two is not a trend).
-    pub min_requests: u64,
-    /// How long the condition must hold before the alert fires (pending until then).
-    #[serde(rename = "for", with = "humantime_serde")]
-    pub pending_for: Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_requests: Option<u64>,
+    /// How long the condition must hold before the alert fires (pending until then); `for`.
+    #[serde(
+        rename = "for",
+        serialize_with = "humantime_serde::option::serialize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pending_for: Option<Duration>,
     /// How long the condition must stay clear before the alert resolves.
-    #[serde(with = "humantime_serde")]
-    pub keep_firing_for: Duration,
+    #[serde(serialize_with = "humantime_serde::option::serialize", skip_serializing_if = "Option::is_none")]
+    pub keep_firing_for: Option<Duration>,
 }
 
-const ERROR_RATE: usize = 5;
-
-impl Default for ErrorRateRule {
-    fn default() -> Self {
-        let d = DEFAULTS[ERROR_RATE];
-        ErrorRateRule {
-            enabled: true,
-            severity: d.severity,
-            threshold: d.threshold,
-            window: d.window,
-            min_requests: d.min_requests,
-            pending_for: d.pending_for,
-            keep_firing_for: d.keep_firing_for,
+impl RuleOverride {
+    /// `rule` with every key this table sets in place of its value.
+    pub fn apply(&self, rule: RuleParams) -> RuleParams {
+        let id = rule.id;
+        RuleParams {
+            id,
+            enabled: self.enabled.unwrap_or(rule.enabled),
+            severity: self.severity.unwrap_or(rule.severity),
+            threshold: self.threshold.unwrap_or(rule.threshold),
+            window: self.window.filter(|_| id.has_window()).unwrap_or(rule.window),
+            pending_for: self.pending_for.unwrap_or(rule.pending_for),
+            keep_firing_for: self.keep_firing_for.unwrap_or(rule.keep_firing_for),
+            min_requests: self.min_requests.filter(|_| id.has_min_requests()).unwrap_or(rule.min_requests),
         }
+    }
+}
+
+impl From<&RuleParams> for RuleOverride {
+    /// The table setting every key the rule has to its value: how `config check` shows a rule.
+    fn from(rule: &RuleParams) -> Self {
+        RuleOverride {
+            enabled: Some(rule.enabled),
+            severity: Some(rule.severity),
+            threshold: Some(rule.threshold),
+            window: Some(rule.window).filter(|_| rule.id.has_window()),
+            min_requests: Some(rule.min_requests).filter(|_| rule.id.has_min_requests()),
+            pending_for: Some(rule.pending_for),
+            keep_firing_for: Some(rule.keep_firing_for),
+        }
+    }
+}
+
+/// The keys of `[alerts]` that are not rule tables.
+const OWN_KEYS: [&str; 5] = ["enabled", "evaluation_interval", "resend_interval", "notify", "channels"];
+
+/// The keys of `[alerts]`: its own settings, then one table per rule (built from [`RuleId::key`]
+/// so the two never drift; serde's "unknown field" error lists them).
+static ALERTS_KEYS: [&str; OWN_KEYS.len() + RuleId::ALL.len()] = {
+    let mut keys = [""; OWN_KEYS.len() + RuleId::ALL.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = if i < OWN_KEYS.len() { OWN_KEYS[i] } else { RuleId::ALL[i - OWN_KEYS.len()].key() };
+        i += 1;
+    }
+    keys
+};
+
+/// The keys of rule `id`'s table, in the order `config check` shows them.
+fn rule_keys(id: RuleId) -> &'static [&'static str] {
+    match (id.has_window(), id.has_min_requests()) {
+        (true, true) => {
+            &["enabled", "severity", "threshold", "window", "min_requests", "for", "keep_firing_for"]
+        }
+        (true, false) => &["enabled", "severity", "threshold", "window", "for", "keep_firing_for"],
+        (false, _) => &["enabled", "severity", "threshold", "for", "keep_firing_for"],
+    }
+}
+
+impl Serialize for AlertSettings {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("AlertSettings", ALERTS_KEYS.len())?;
+        out.serialize_field("enabled", &self.enabled)?;
+        out.serialize_field("evaluation_interval", &Human::from(self.evaluation_interval))?;
+        out.serialize_field("resend_interval", &Human::from(self.resend_interval))?;
+        out.serialize_field("notify", &self.notify)?;
+        out.serialize_field("channels", &self.channels)?;
+        for id in RuleId::ALL {
+            out.serialize_field(id.key(), &RuleOverride::from(&self.rule(id)))?;
+        }
+        out.end()
+    }
+}
+
+// By hand rather than derived: which keys a rule's table takes depends on the rule, and a key it
+// does not take must be refused while its name is being read, so the error names it in full
+// (`alerts.dead_letters_present.window: unknown field ...`) as a derived `deny_unknown_fields` would.
+impl<'de> Deserialize<'de> for AlertSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_struct("AlertSettings", &ALERTS_KEYS, AlertsTable)
+    }
+}
+
+struct AlertsTable;
+
+impl<'de> Visitor<'de> for AlertsTable {
+    type Value = AlertSettings;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("struct AlertSettings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AlertSettings, A::Error> {
+        let mut settings = AlertSettings::default();
+        let mut seen = Vec::new();
+        while let Some(key) = next_key(&mut map, &ALERTS_KEYS, &mut seen)? {
+            match key {
+                "enabled" => settings.enabled = map.next_value()?,
+                "evaluation_interval" => {
+                    settings.evaluation_interval = map.next_value::<Human<Duration>>()?.into_inner();
+                }
+                "resend_interval" => {
+                    settings.resend_interval = map.next_value::<Human<Duration>>()?.into_inner()
+                }
+                "notify" => settings.notify = map.next_value()?,
+                "channels" => settings.channels = map.next_value()?,
+                rule => {
+                    let id = RuleId::ALL
+                        .into_iter()
+                        .find(|id| id.key() == rule)
+                        .ok_or_else(|| de::Error::unknown_field(rule, &ALERTS_KEYS))?;
+                    settings.overrides.insert(id, map.next_value_seed(RuleTable(id))?);
+                }
+            }
+        }
+        Ok(settings)
+    }
+}
+
+/// Reads rule `.0`'s table.
+struct RuleTable(RuleId);
+
+impl<'de> DeserializeSeed<'de> for RuleTable {
+    type Value = RuleOverride;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RuleOverride, D::Error> {
+        deserializer.deserialize_struct("RuleOverride", rule_keys(self.0), self)
+    }
+}
+
+impl<'de> Visitor<'de> for RuleTable {
+    type Value = RuleOverride;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a table of the rule's settings ({})", rule_keys(self.0).join(", "))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RuleOverride, A::Error> {
+        let keys = rule_keys(self.0);
+        let mut rule = RuleOverride::default();
+        let mut seen = Vec::new();
+        while let Some(key) = next_key(&mut map, keys, &mut seen)? {
+            match key {
+                "enabled" => rule.enabled = map.next_value()?,
+                "severity" => rule.severity = map.next_value()?,
+                "threshold" => rule.threshold = map.next_value()?,
+                "window" => rule.window = map.next_value::<Human<Option<Duration>>>()?.into_inner(),
+                "min_requests" => rule.min_requests = map.next_value()?,
+                "for" => rule.pending_for = map.next_value::<Human<Option<Duration>>>()?.into_inner(),
+                "keep_firing_for" => {
+                    rule.keep_firing_for = map.next_value::<Human<Option<Duration>>>()?.into_inner();
+                }
+                other => return Err(de::Error::unknown_field(other, keys)),
+            }
+        }
+        Ok(rule)
+    }
+}
+
+/// The next key of a table that takes `keys`; each may appear once.
+fn next_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    keys: &'static [&'static str],
+    seen: &mut Vec<&'static str>,
+) -> Result<Option<&'static str>, A::Error> {
+    let Some(key) = map.next_key_seed(Key(keys))? else { return Ok(None) };
+    if seen.contains(&key) {
+        return Err(de::Error::duplicate_field(key));
+    }
+    seen.push(key);
+    Ok(Some(key))
+}
+
+/// A key that must be one of `.0`, refused otherwise with serde's "unknown field" error, raised
+/// while the key is read so that the config loader reports it under its full path.
+struct Key(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<&'static str, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<&'static str, E> {
+        self.0.iter().copied().find(|k| *k == key).ok_or_else(|| E::unknown_field(key, self.0))
     }
 }
 
@@ -394,55 +403,23 @@ impl Serialize for ChannelUrl {
 }
 
 impl AlertSettings {
-    /// Every rule with its settings, in the checklist's order.
+    /// Rule `id` as it runs: its defaults with its table, if the config has one, applied.
+    pub fn rule(&self, id: RuleId) -> RuleParams {
+        let defaults = id.defaults();
+        match self.overrides.get(&id) {
+            Some(table) => table.apply(defaults),
+            None => defaults,
+        }
+    }
+
+    /// Every rule as it runs, in the checklist's order.
     pub fn rules(&self) -> Vec<RuleParams> {
-        fn window<const R: usize>(id: RuleId, r: &WindowRule<R>) -> RuleParams {
-            RuleParams {
-                id,
-                enabled: r.enabled,
-                severity: r.severity,
-                threshold: r.threshold,
-                window: r.window,
-                pending_for: r.pending_for,
-                keep_firing_for: r.keep_firing_for,
-                min_requests: 0,
-            }
-        }
-        fn gauge<const R: usize>(id: RuleId, r: &GaugeRule<R>) -> RuleParams {
-            RuleParams {
-                id,
-                enabled: r.enabled,
-                severity: r.severity,
-                threshold: r.threshold,
-                window: Duration::ZERO,
-                pending_for: r.pending_for,
-                keep_firing_for: r.keep_firing_for,
-                min_requests: 0,
-            }
-        }
-        let e = &self.intercom_error_rate;
-        vec![
-            window(RuleId::IntercomUnreachable, &self.intercom_unreachable),
-            window(RuleId::IntercomAuthFailure, &self.intercom_auth_failure),
-            window(RuleId::IntercomRateLimited, &self.intercom_rate_limited),
-            window(RuleId::IntercomHighLatency, &self.intercom_high_latency),
-            window(RuleId::IntercomHighLatencyWarning, &self.intercom_high_latency_warning),
-            RuleParams {
-                id: RuleId::IntercomErrorRate,
-                enabled: e.enabled,
-                severity: e.severity,
-                threshold: e.threshold,
-                window: e.window,
-                pending_for: e.pending_for,
-                keep_firing_for: e.keep_firing_for,
-                min_requests: e.min_requests,
-            },
-            gauge(RuleId::RateLimitBudgetHigh, &self.rate_limit_budget_high),
-            window(RuleId::WebhookDeliveryFailures, &self.webhook_delivery_failures),
-            window(RuleId::WebhookSignatureFailures, &self.webhook_signature_failures),
-            gauge(RuleId::DeadLettersPresent, &self.dead_letters_present),
-            gauge(RuleId::IntercomStatusDegraded, &self.intercom_status_degraded),
-        ]
+        RuleId::ALL.into_iter().map(|id| self.rule(id)).collect()
+    }
+
+    /// Rule `id`'s table, added empty if the config has none: set a key on it to change that rule.
+    pub fn override_mut(&mut self, id: RuleId) -> &mut RuleOverride {
+        self.overrides.entry(id).or_default()
     }
 
     /// The secret references of the channels, keyed `alerts.channels[i].secret`, for the config
@@ -497,12 +474,11 @@ impl AlertSettings {
                 "must be at least 1; the default 1000 keeps about a day of notifications".into(),
             );
         }
-        let rules = self.rules();
-        for rule in &rules {
-            validate_rule(rule, self.evaluation_interval, &mut push);
+        for rule in self.rules() {
+            validate_rule(&rule, self.evaluation_interval, &mut push);
         }
-        let p2 = &self.intercom_high_latency;
-        let warning = &self.intercom_high_latency_warning;
+        let p2 = self.rule(RuleId::IntercomHighLatency);
+        let warning = self.rule(RuleId::IntercomHighLatencyWarning);
         if p2.enabled && warning.enabled && warning.threshold >= p2.threshold {
             push(
                 "alerts.intercom_high_latency_warning.threshold".into(),
@@ -643,10 +619,12 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(s.intercom_rate_limited.threshold, 20.0);
-        assert_eq!(s.intercom_rate_limited.window, Duration::from_secs(60));
-        assert_eq!(s.intercom_rate_limited.severity, Severity::P2);
-        assert_eq!(s.intercom_unreachable, WindowRule::<0>::default());
+        let limited = s.rule(RuleId::IntercomRateLimited);
+        assert_eq!(limited.threshold, 20.0);
+        assert_eq!(limited, RuleParams { threshold: 20.0, ..RuleId::IntercomRateLimited.defaults() });
+        assert_eq!(limited.window, Duration::from_secs(60));
+        assert_eq!(limited.severity, Severity::P2);
+        assert_eq!(s.rule(RuleId::IntercomUnreachable), RuleId::IntercomUnreachable.defaults());
         assert_eq!(s.evaluation_interval, Duration::from_secs(10));
         assert!(s.validate().is_empty(), "{:?}", s.validate());
         assert_eq!(s.secret_refs().len(), 1);
@@ -660,12 +638,127 @@ mod tests {
         assert!(toml::from_str::<AlertSettings>("[dead_letters_present]\nwindow = \"1m\"\n").is_err());
     }
 
+    fn unknown_field(toml_text: &str) -> String {
+        match toml::from_str::<AlertSettings>(toml_text) {
+            Ok(s) => panic!("accepted {toml_text:?} as {s:?}"),
+            Err(e) => e.message().to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_key_the_rule_does_not_have_is_refused_by_name_with_the_keys_it_has() {
+        let window = "`enabled`, `severity`, `threshold`, `window`, `for`, `keep_firing_for`";
+        let gauge = "`enabled`, `severity`, `threshold`, `for`, `keep_firing_for`";
+        let error_rate =
+            "`enabled`, `severity`, `threshold`, `window`, `min_requests`, `for`, `keep_firing_for`";
+        for (table, expected) in [
+            (
+                "[dead_letters_present]\nwindow = \"1m\"",
+                format!("unknown field `window`, expected one of {gauge}"),
+            ),
+            (
+                "[rate_limit_budget_high]\nmin_requests = 3",
+                format!("unknown field `min_requests`, expected one of {gauge}"),
+            ),
+            (
+                "[intercom_unreachable]\nmin_requests = 3",
+                format!("unknown field `min_requests`, expected one of {window}"),
+            ),
+            (
+                "[intercom_error_rate]\nwindoww = \"1m\"",
+                format!("unknown field `windoww`, expected one of {error_rate}"),
+            ),
+            (
+                "[intercom_status_degraded]\nthreshold = 3\nwindow = \"1m\"",
+                format!("unknown field `window`, expected one of {gauge}"),
+            ),
+        ] {
+            assert_eq!(unknown_field(table), expected, "{table}");
+        }
+        let top = unknown_field("evaluaton_interval = \"1s\"");
+        assert!(top.starts_with("unknown field `evaluaton_interval`, expected one of `enabled`, `evaluation_interval`, `resend_interval`, `notify`, `channels`, `intercom_unreachable`,"), "{top}");
+        assert!(top.ends_with("`dead_letters_present`, `intercom_status_degraded`"), "{top}");
+        let rule = unknown_field("[intercom_down]\nthreshold = 1");
+        assert!(rule.starts_with("unknown field `intercom_down`, expected one of `enabled`,"), "{rule}");
+    }
+
+    #[test]
+    fn a_table_setting_only_the_threshold_keeps_every_other_default() {
+        for id in RuleId::ALL {
+            let s: AlertSettings = toml::from_str(&format!("[{}]\nthreshold = 7.5\n", id.key())).unwrap();
+            assert_eq!(s.overrides[&id], RuleOverride { threshold: Some(7.5), ..RuleOverride::default() });
+            assert_eq!(s.rule(id), RuleParams { threshold: 7.5, ..id.defaults() }, "{id:?}");
+            for other in RuleId::ALL.into_iter().filter(|o| *o != id) {
+                assert_eq!(s.rule(other), other.defaults(), "{other:?} changed by {id:?}'s table");
+            }
+        }
+    }
+
+    #[test]
+    fn every_rules_defaults_round_trip_through_its_table() {
+        let defaults = AlertSettings::default();
+        let text = toml::to_string(&defaults).unwrap();
+        let read: AlertSettings = toml::from_str(&text).unwrap();
+        for id in RuleId::ALL {
+            let table = RuleOverride::from(&id.defaults());
+            assert_eq!(table.apply(id.defaults()), id.defaults(), "{id:?}");
+            // Written with exactly the keys the rule takes, and read back to the same rule.
+            let written = toml::Value::try_from(table).unwrap();
+            let keys: Vec<&str> = written.as_table().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, rule_keys(id), "{id:?}");
+            assert_eq!(read.rule(id), id.defaults(), "{id:?}");
+            assert_eq!(read.overrides[&id], table, "{id:?}");
+        }
+        assert_eq!(toml::to_string(&read).unwrap(), text);
+    }
+
+    #[test]
+    fn a_table_sets_every_key_it_names() {
+        let s: AlertSettings = toml::from_str(
+            r#"
+            [intercom_error_rate]
+            enabled = false
+            severity = "P1"
+            threshold = 0.2
+            window = "90s"
+            min_requests = 7
+            for = "2m"
+            keep_firing_for = "0s"
+            "#,
+        )
+        .unwrap();
+        let expected = RuleParams {
+            id: RuleId::IntercomErrorRate,
+            enabled: false,
+            severity: Severity::P1,
+            threshold: 0.2,
+            window: Duration::from_secs(90),
+            pending_for: Duration::from_secs(120),
+            keep_firing_for: Duration::ZERO,
+            min_requests: 7,
+        };
+        assert_eq!(s.rule(RuleId::IntercomErrorRate), expected);
+    }
+
+    #[test]
+    fn keys_a_rule_lacks_set_in_code_change_nothing() {
+        let mut s = AlertSettings::default();
+        *s.override_mut(RuleId::DeadLettersPresent) = RuleOverride {
+            window: Some(Duration::from_secs(60)),
+            min_requests: Some(5),
+            ..RuleOverride::default()
+        };
+        assert_eq!(s.rule(RuleId::DeadLettersPresent), RuleId::DeadLettersPresent.defaults());
+        let shown = toml::Value::try_from(&s).unwrap();
+        assert!(shown["dead_letters_present"].get("window").is_none(), "{shown}");
+    }
+
     #[test]
     fn invalid_values_name_their_key_and_the_fix() {
         let mut s = AlertSettings::default();
-        s.intercom_error_rate.threshold = 5.0;
-        s.intercom_unreachable.window = Duration::from_secs(2 * 3600);
-        s.intercom_high_latency_warning.threshold = 4.0;
+        s.override_mut(RuleId::IntercomErrorRate).threshold = Some(5.0);
+        s.override_mut(RuleId::IntercomUnreachable).window = Some(Duration::from_secs(2 * 3600));
+        s.override_mut(RuleId::IntercomHighLatencyWarning).threshold = Some(4.0);
         s.notify.queue_capacity = 0;
         s.channels = vec![
             ChannelSettings::new(ChannelKind::Webhook, "ftp://example.com/x"),
