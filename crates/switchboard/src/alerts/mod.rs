@@ -57,7 +57,7 @@ pub use export::{export_prometheus, rule_metrics};
 pub use rules::{RuleId, RuleParams, Severity};
 pub use settings::{
     AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, ErrorRateRule, GaugeRule, MAX_WINDOW,
-    NotifySettings, WindowRule, channel_secret_key,
+    NotifySettings, WindowRule,
 };
 pub use tap::{AlertTap, AlertTapLayer};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::rules::{DEFAULTS, RuleId, RuleParams, Severity};
-use crate::secrets::{Fingerprint, SecretRef};
+use crate::secrets::{Fingerprint, SecretRef, SecretSlot};
 
 /// The longest window a rule may look back over (the engine keeps samples that far).
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
@@ -453,7 +453,7 @@ impl AlertSettings {
             .enumerate()
             .filter_map(|(i, c)| {
                 let reference = SecretRef::parse(c.secret.as_deref()?).ok()?;
-                Some((channel_secret_key(i), reference))
+                Some((SecretSlot::AlertChannelSecret(i).to_string(), reference))
             })
             .collect()
     }
@@ -518,11 +518,6 @@ impl AlertSettings {
         }
         issues
     }
-}
-
-/// The config key of channel `i`'s secret.
-pub fn channel_secret_key(i: usize) -> String {
-    format!("alerts.channels[{i}].secret")
 }
 
 fn validate_rule(rule: &RuleParams, interval: Duration, push: &mut impl FnMut(String, String)) {
