@@ -11,7 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::raw::{RawConfig, RawWebhooks};
-use super::{Config, ConfigIssue, Environment, IntercomConfig, WebhookApp, WebhooksConfig};
+use super::{AdminConfig, Config, ConfigIssue, Environment, IntercomConfig, WebhookApp, WebhooksConfig};
 use crate::secrets::{SecretKind, SecretRef, SecretSlot};
 
 /// The issues found so far, and what every section's rules depend on.
@@ -122,7 +122,7 @@ pub(super) fn validate(raw: RawConfig, source_file: Option<PathBuf>) -> Result<C
         status_page,
         alerts: raw.alerts,
         alert_channel_secrets: secrets.alert_channels,
-        admin: super::AdminConfig { key: secrets.admin_key },
+        admin: AdminConfig { key: secrets.admin_key },
         secrets: secrets_section,
         logging,
         preflight,
@@ -165,6 +165,7 @@ struct SecretRefs {
 }
 
 impl SecretRefs {
+    /// Parses them in the order their issues were always listed: alert channels before destinations.
     fn parse(issues: &mut Issues, raw: &RawConfig) -> Self {
         let token = raw.intercom.token.as_deref().and_then(|t| issues.secret(SecretSlot::IntercomToken, t));
         let client_secrets = (raw.webhooks.client_secrets.iter().enumerate())
