@@ -10,7 +10,6 @@ use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
 use crate::dlq::{self, DestinationsCommand, DlqCommand};
 use crate::logging::{self, LogFormat};
 use crate::sandbox;
-use crate::secrets::Fingerprint;
 use crate::startup::{self, Application, StartupError};
 
 /// Exit code for usage and configuration errors (clap uses the same for bad flags).
@@ -298,8 +297,6 @@ async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> E
         Ok(secrets) => secrets,
         Err(e) => return config_failure(&e),
     };
-    let fingerprints: Vec<(String, Fingerprint)> =
-        secrets.all().iter().map(|s| (s.key().to_owned(), s.fingerprint())).collect();
     let source = match &config.source_file {
         Some(path) => path.display().to_string(),
         None => "no file (defaults and environment only)".to_owned(),
@@ -308,7 +305,7 @@ async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> E
     for warning in config.warnings() {
         println!("# warning: {warning}");
     }
-    print!("{}", config.render(|key| fingerprints.iter().find(|(k, _)| k == key).map(|(_, fp)| fp.clone())));
+    print!("{}", config.render(&secrets));
     ExitCode::SUCCESS
 }
 

@@ -4,8 +4,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::config::{Config, StoreUrl};
-use crate::store::{DeadLetterFilter, Millis, SqliteStore, Store, StoreError, now_millis};
+use crate::config::Config;
+use crate::store::{self, DeadLetterFilter, Millis, StoreError, now_millis};
 
 /// `switchboard dlq ...`
 #[derive(Debug, Subcommand)]
@@ -92,21 +92,9 @@ fn format_time(millis: Millis) -> String {
         .unwrap_or_else(|| millis.to_string())
 }
 
-fn open(config: &Config) -> Result<SqliteStore, StoreError> {
-    let StoreUrl::Sqlite(path) = &config.store.url;
-    if !path.exists() {
-        return Err(StoreError::Open {
-            path: path.display().to_string(),
-            reason: "no store there yet; check store.url (run from the service's directory or pass --config)"
-                .into(),
-        });
-    }
-    SqliteStore::open(path)
-}
-
 /// Runs a `dlq` command; returns what to print.
 pub async fn run_dlq(config: &Config, command: DlqCommand) -> Result<String, StoreError> {
-    let store = open(config)?;
+    let store = store::open_existing(&config.store)?;
     let result = match command {
         DlqCommand::List(args) => {
             let filter = DeadLetterFilter {
@@ -162,7 +150,7 @@ pub async fn run_dlq(config: &Config, command: DlqCommand) -> Result<String, Sto
 
 /// Runs a `destinations` command; returns what to print.
 pub async fn run_destinations(config: &Config, command: DestinationsCommand) -> Result<String, StoreError> {
-    let store = open(config)?;
+    let store = store::open_existing(&config.store)?;
     let result = match command {
         DestinationsCommand::Disabled => {
             let disabled = store.disabled_destinations().await?;

@@ -6,7 +6,7 @@ use intercom_sim::{SimConfig, Simulator};
 
 use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
-use crate::secrets::{Secret, SecretRef};
+use crate::secrets::{Secret, SecretRef, SecretSlot};
 use crate::startup::{self, Application};
 use crate::webhooks::signature;
 
@@ -41,8 +41,11 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
         config.status_page.url = status_page;
     }
     let secrets = LoadedSecrets {
-        intercom_token: Some(Secret::generated("intercom.token", &credentials.token)),
-        client_secrets: vec![Secret::generated("webhooks.client_secrets[0]", &credentials.client_secret)],
+        intercom_token: Some(Secret::generated(&SecretSlot::IntercomToken.to_string(), &credentials.token)),
+        client_secrets: vec![Secret::generated(
+            &SecretSlot::WebhookClientSecret(0).to_string(),
+            &credentials.client_secret,
+        )],
         ..LoadedSecrets::default()
     };
 

@@ -16,6 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
+mod slot;
+
+pub use slot::{PathStep, SecretSlot};
+
 /// Default time an `exec:` secret command may run before it is killed.
 pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
 

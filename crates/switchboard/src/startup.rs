@@ -17,13 +17,13 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::admin::{self, AdminState};
 use crate::alerts::AlertEngine;
-use crate::config::{Config, LoadedSecrets, StoreUrl};
+use crate::config::{Config, LoadedSecrets};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Health, Readiness};
 use crate::http_error;
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
 
 /// How often delivered events past `store.retention` are purged.
@@ -93,8 +93,7 @@ impl Application {
             ),
             None => None,
         };
-        let StoreUrl::Sqlite(path) = &config.store.url;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path)?);
+        let store = store::open(&config.store)?;
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let wake = Arc::new(Notify::new());

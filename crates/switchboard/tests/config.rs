@@ -354,3 +354,281 @@ fn type_errors_never_quote_the_value_which_may_be_a_pasted_secret() {
             .join("\n");
     assert!(!from_file.contains(pasted) && !from_file.contains("12345678901234567890"), "{from_file}");
 }
+
+/// A configuration touching every kind of value `config check` shows; `{d}` is its folder.
+const RENDERED_CONFIG: &str = r#"
+environment = "staging"
+[server]
+listen = "0.0.0.0:9443"
+tls_cert = "{d}/cert.pem"
+tls_key = "{d}/key.pem"
+[intercom]
+token = "file:{d}/intercom_token"
+region = "eu"
+expected_app_id = "a86dr8yl"
+[webhooks]
+client_secrets = ["file:{d}/client_secret", "exec:cat {d}/next_client_secret"]
+public_url = "https://hooks.example.com/webhooks/intercom"
+[[webhooks.apps]]
+name = "eu-workspace"
+client_secrets = ["file:{d}/eu_client_secret"]
+[store]
+url = "sqlite://{d}/data/switchboard.db"
+[[destinations]]
+name = "app"
+url = "https://app.internal/hooks"
+topics = ["contact.*", "conversation.*"]
+secret = "exec:cat {d}/dest_secret"
+[[destinations]]
+name = "audit"
+url = "http://audit.internal:9000/intercom"
+[delivery]
+retry_schedule = ["5s", "90s", "1h 30m"]
+[[alerts.channels]]
+kind = "webhook"
+url = "https://alerts.internal/hook"
+secret = "file:{d}/alert_secret"
+[[alerts.channels]]
+kind = "alertmanager"
+url = "http://alertmanager:9093"
+[admin]
+key = "file:{d}/admin_key"
+[logging]
+redact_keys = ["address"]
+[preflight]
+environments = { production = "switchboard.production.toml" }
+health_url = "https://switchboard.internal/health"
+ca_cert = "{d}/ca.pem"
+"#;
+
+/// What `config check` prints for [`RENDERED_CONFIG`] after its header lines: secrets by
+/// reference and fingerprint only.
+const RENDERED: &str = r#"environment = "staging"
+allow_env_secrets = false
+
+[server]
+listen = "0.0.0.0:9443"
+shutdown_timeout = "30s"
+shutdown_delay = "0s"
+tls_cert = "{d}/cert.pem"
+tls_key = "{d}/key.pem"
+behind_tls_proxy = false
+
+[intercom]
+enabled = true
+token = "file:{d}/intercom_token (sha256:e6bf3413)"
+region = "eu"
+api_base_url = "https://api.eu.intercom.io"
+expected_app_id = "a86dr8yl"
+version = "2.14"
+timeout = "30s"
+
+[webhooks]
+path = "/webhooks/intercom"
+client_secrets = [
+    "file:{d}/client_secret (sha256:93154329)",
+    "exec:cat … (sha256:f358b5bf)",
+]
+public_url = "https://hooks.example.com/webhooks/intercom"
+max_body = 1048576
+max_event_age = "1day"
+ack_deadline = "3s"
+
+[[webhooks.apps]]
+name = "eu-workspace"
+client_secrets = ["file:{d}/eu_client_secret (sha256:09c3a22c)"]
+
+[store]
+url = "sqlite://{d}/data/switchboard.db"
+retention = "30days"
+
+[[destinations]]
+name = "app"
+url = "https://app.internal/hooks"
+topics = [
+    "contact.*",
+    "conversation.*",
+]
+secret = "exec:cat … (sha256:81429676)"
+timeout = "10s"
+
+[[destinations]]
+name = "audit"
+url = "http://audit.internal:9000/intercom"
+topics = ["*"]
+timeout = "10s"
+
+[delivery]
+retry_schedule = [
+    "5s",
+    "1m 30s",
+    "1h 30m",
+]
+lease = "1m"
+concurrency = 32
+poll_interval = "1s"
+
+[health]
+probe_interval = "15s"
+
+[status_page]
+enabled = true
+url = "https://www.intercomstatus.com/api/v2/status.json"
+interval = "1m"
+
+[alerts]
+enabled = true
+evaluation_interval = "5s"
+resend_interval = "1m"
+
+[alerts.notify]
+timeout = "10s"
+backoff = "1s"
+max_backoff = "5m"
+queue_capacity = 1000
+
+[[alerts.channels]]
+kind = "webhook"
+url = "https://alerts.internal/… (sha256:8c24bcf1)"
+secret = "file:{d}/alert_secret (sha256:69d79695)"
+
+[[alerts.channels]]
+kind = "alertmanager"
+url = "http://alertmanager/… (sha256:a3714eef)"
+
+[alerts.intercom_unreachable]
+enabled = true
+severity = "P1"
+threshold = 10.0
+window = "1m"
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.intercom_auth_failure]
+enabled = true
+severity = "P1"
+threshold = 0.0
+window = "1m"
+for = "0s"
+keep_firing_for = "5m"
+
+[alerts.intercom_rate_limited]
+enabled = true
+severity = "P2"
+threshold = 5.0
+window = "1m"
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.intercom_high_latency]
+enabled = true
+severity = "P2"
+threshold = 3.0
+window = "5m"
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.intercom_high_latency_warning]
+enabled = true
+severity = "warning"
+threshold = 2.0
+window = "5m"
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.intercom_error_rate]
+enabled = true
+severity = "P2"
+threshold = 0.05
+window = "5m"
+min_requests = 20
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.rate_limit_budget_high]
+enabled = true
+severity = "P2"
+threshold = 0.8
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.webhook_delivery_failures]
+enabled = true
+severity = "P3"
+threshold = 0.0
+window = "5m"
+for = "0s"
+keep_firing_for = "5m"
+
+[alerts.webhook_signature_failures]
+enabled = true
+severity = "P2"
+threshold = 10.0
+window = "1m"
+for = "1m"
+keep_firing_for = "5m"
+
+[alerts.dead_letters_present]
+enabled = true
+severity = "P3"
+threshold = 0.0
+for = "0s"
+keep_firing_for = "5m"
+
+[alerts.intercom_status_degraded]
+enabled = true
+severity = "P2"
+threshold = 2.0
+for = "0s"
+keep_firing_for = "5m"
+
+[admin]
+key = "file:{d}/admin_key (sha256:96ab5a87)"
+
+[secrets]
+refresh_interval = "5m"
+exec_timeout = "10s"
+
+[logging]
+format = "text"
+level = "info"
+redact_keys = ["address"]
+
+[preflight]
+min_headroom = 0.2
+health_url = "https://switchboard.internal/health"
+ca_cert = "{d}/ca.pem"
+
+[preflight.environments]
+production = "{d}/switchboard.production.toml"
+"#;
+
+#[tokio::test]
+async fn config_check_renders_every_section_with_fingerprints_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let secrets = [
+        ("intercom_token", "dG9rOnJlbmRlcl90ZXN0XzEyMzQ6MTow"),
+        ("client_secret", "cs-render-current"),
+        ("next_client_secret", "cs-render-next"),
+        ("eu_client_secret", "cs-render-eu"),
+        ("dest_secret", "whsec-render-destination"),
+        ("alert_secret", "alert-render-signing-key"),
+        ("admin_key", "admin-render-key"),
+    ];
+    for (name, value) in secrets {
+        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
+    }
+    for file in ["cert.pem", "key.pem", "ca.pem"] {
+        std::fs::write(dir.path().join(file), "not read by config check\n").unwrap();
+    }
+    let path = write_config(&dir, &RENDERED_CONFIG.replace("{d}", &d));
+    let config = ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap();
+    let loaded = config.load_secrets().await.unwrap();
+
+    let rendered = config.render(&loaded);
+    for (name, value) in secrets {
+        assert!(!rendered.contains(value), "the value of {name} is printed");
+    }
+    assert_eq!(rendered.replace(&d, "{d}"), RENDERED);
+}

@@ -57,7 +57,6 @@ pub use export::{export_prometheus, rule_metrics};
 pub use rules::{RuleId, RuleParams, Severity};
 pub use settings::{
     AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, MAX_WINDOW, NotifySettings, RuleOverride,
-    channel_secret_key,
 };
 pub use tap::{AlertTap, AlertTapLayer};
 

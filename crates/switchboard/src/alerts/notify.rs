@@ -17,9 +17,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::rules::RuleParams;
-use super::settings::{AlertSettings, ChannelKind, ChannelSettings, NotifySettings, channel_secret_key};
+use super::settings::{AlertSettings, ChannelKind, ChannelSettings, NotifySettings};
 use crate::delivery::signing;
-use crate::secrets::Secret;
+use crate::secrets::{Secret, SecretSlot};
 
 /// What happened to an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +267,7 @@ impl Notifier {
 
     pub fn set_secrets(&self, secrets: &[Secret]) {
         for channel in &self.channels {
-            let key = channel_secret_key(channel.index);
+            let key = SecretSlot::AlertChannelSecret(channel.index).to_string();
             if let Some(secret) = secrets.iter().find(|s| s.key() == key) {
                 *channel.secret.lock().unwrap_or_else(PoisonError::into_inner) = Some(secret.clone());
             }
@@ -347,7 +347,7 @@ async fn send(channel: &Channel, client: &reqwest::Client, event: &AlertEvent) -
     if needs_secret && secret.is_none() {
         return Err(SendError::Permanent(format!(
             "{} was not loaded; pass the loaded secrets to AlertEngine::with_channel_secrets",
-            channel_secret_key(channel.index)
+            SecretSlot::AlertChannelSecret(channel.index)
         )));
     }
     let url = match (&channel.settings.url, kind, &secret) {

@@ -14,7 +14,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::rules::{RuleId, RuleParams, Severity};
-use crate::secrets::{Fingerprint, SecretRef};
+use crate::secrets::{Fingerprint, SecretRef, SecretSlot};
 
 /// The longest window a rule may look back over (the engine keeps samples that far).
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
@@ -430,7 +430,7 @@ impl AlertSettings {
             .enumerate()
             .filter_map(|(i, c)| {
                 let reference = SecretRef::parse(c.secret.as_deref()?).ok()?;
-                Some((channel_secret_key(i), reference))
+                Some((SecretSlot::AlertChannelSecret(i).to_string(), reference))
             })
             .collect()
     }
@@ -494,11 +494,6 @@ impl AlertSettings {
         }
         issues
     }
-}
-
-/// The config key of channel `i`'s secret.
-pub fn channel_secret_key(i: usize) -> String {
-    format!("alerts.channels[{i}].secret")
 }
 
 fn validate_rule(rule: &RuleParams, interval: Duration, push: &mut impl FnMut(String, String)) {

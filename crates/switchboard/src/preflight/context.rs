@@ -63,7 +63,11 @@ fn production_rule_keys(config: &Config) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     if !config.allow_env_secrets {
         keys.extend(
-            config.secret_refs().into_iter().filter(|(_, r)| r.kind() == SecretKind::Env).map(|(key, _)| key),
+            config
+                .secret_refs()
+                .into_iter()
+                .filter(|(_, r)| r.kind() == SecretKind::Env)
+                .map(|(slot, _)| slot.to_string()),
         );
     }
     if config.webhooks.public_url.as_ref().is_some_and(|url| url.scheme() == "http") {

@@ -11,11 +11,35 @@
 
 pub mod sqlite;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 pub use sqlite::SqliteStore;
+
+use crate::config::{StoreConfig, StoreUrl};
+
+/// Opens the store that `config` names, creating it (and its directory) and migrating its schema
+/// as needed: what `serve` does at startup.
+pub fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    match &config.url {
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
+    }
+}
+
+/// Opens the store that `config` names only if it exists: for commands that work on a service's
+/// store (`dlq`, `destinations`), where creating an empty one would hide a wrong `store.url`.
+pub fn open_existing(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    match &config.url {
+        StoreUrl::Sqlite(path) if !path.exists() => Err(StoreError::Open {
+            path: path.display().to_string(),
+            reason: "no store there yet; check store.url (run from the service's directory or pass --config)"
+                .into(),
+        }),
+        StoreUrl::Sqlite(_) => open(config),
+    }
+}
 
 /// Milliseconds since the Unix epoch; the store's only notion of time, passed in by callers so
 /// tests control it.

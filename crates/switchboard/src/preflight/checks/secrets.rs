@@ -158,7 +158,8 @@ pub(super) async fn secret_storage(ctx: &Context) -> CheckResult {
     if refs.is_empty() {
         check.skip("secrets", "none configured", expected);
     }
-    for (key, reference) in refs {
+    for (slot, reference) in refs {
+        let key = slot.to_string();
         match reference.kind() {
             SecretKind::File | SecretKind::Exec | SecretKind::Generated => {
                 check.pass(key, reference.to_string(), expected);

@@ -1,0 +1,113 @@
+//! `config check`'s view of the configuration: the typed [`Config`] as TOML, each secret shown as
+//! its reference and the fingerprint of its current value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, Serializer};
+
+use super::{Config, LoadedSecrets};
+use crate::alerts::AlertSettings;
+use crate::secrets::PathStep;
+
+impl Config {
+    /// The effective configuration as TOML, each secret shown as its reference and fingerprint.
+    pub fn render(&self, secrets: &LoadedSecrets) -> String {
+        let cannot = |e: &dyn fmt::Display| format!("# cannot render the configuration: {e}\n");
+        let mut root = match toml::Table::try_from(self) {
+            Ok(root) => root,
+            Err(e) => return cannot(&e),
+        };
+        for (slot, reference) in self.secret_refs() {
+            let shown = match secrets.get(slot) {
+                Some(secret) => format!("{reference} ({})", secret.fingerprint()),
+                None => reference.to_string(),
+            };
+            place(&mut root, &slot.path(), shown.into());
+        }
+        toml::to_string_pretty(&root).unwrap_or_else(|e| cannot(&e))
+    }
+}
+
+/// Puts `value` at `path`, if the tables and arrays leading there exist.
+fn place(root: &mut toml::Table, path: &[PathStep], value: toml::Value) {
+    let Some((PathStep::Key(first), rest)) = path.split_first() else { return };
+    let Some((last, between)) = rest.split_last() else {
+        root.insert((*first).into(), value);
+        return;
+    };
+    let mut at = root.get_mut(*first);
+    for step in between {
+        at = match step {
+            PathStep::Key(key) => at.and_then(toml::Value::as_table_mut).and_then(|t| t.get_mut(*key)),
+            PathStep::Index(i) => at.and_then(toml::Value::as_array_mut).and_then(|a| a.get_mut(*i)),
+        };
+    }
+    match (at, last) {
+        (Some(toml::Value::Table(table)), PathStep::Key(key)) => {
+            table.insert((*key).into(), value);
+        }
+        (Some(toml::Value::Array(array)), PathStep::Index(i)) => {
+            if let Some(slot) = array.get_mut(*i) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Serializes a value as its `Display` text (addresses, URLs, secret references, topic patterns).
+pub(super) fn display<T: fmt::Display, S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// [`display`] for an optional value (with `skip_serializing_if = "Option::is_none"`).
+pub(super) fn display_some<T: fmt::Display, S: Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// [`display`] for each element of a list.
+pub(super) fn display_each<T: fmt::Display, S: Serializer>(
+    values: &[T],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(values.iter().map(ToString::to_string))
+}
+
+/// Serializes a path as it displays (lossy for a path that is not UTF-8, where serde's would fail).
+pub(super) fn path<S: Serializer>(value: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&value.display())
+}
+
+/// [`path`] for an optional path (with `skip_serializing_if = "Option::is_none"`).
+pub(super) fn path_some<S: Serializer>(value: &Option<PathBuf>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => path(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// `preflight.environments` as the table it is written as: name = config file.
+pub(super) fn environments<S: Serializer>(
+    environments: &[(String, PathBuf)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(environments.iter().map(|(name, file)| (name, file.display().to_string())))
+}
+
+/// The alert settings, or a note saying why they cannot be shown (the rest still renders).
+pub(super) fn alerts_or_note<S: Serializer>(
+    alerts: &AlertSettings,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match toml::Value::try_from(alerts) {
+        Ok(value) => value.serialize(serializer),
+        Err(e) => serializer.collect_str(&format_args!("(cannot be shown: {e})")),
+    }
+}

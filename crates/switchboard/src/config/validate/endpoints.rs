@@ -1,0 +1,224 @@
+//! Where the service listens, whom it calls and where it stores: `[server]`, `[intercom]`,
+//! `[webhooks]` and `[store]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use intercom_api::Region;
+
+use super::{Issues, is_plain_name};
+use crate::config::raw::{RawIntercom, RawServer, RawStore, RawWebhooks};
+use crate::config::{IntercomEndpoint, ServerConfig, StoreConfig, StoreUrl, TlsFiles};
+
+/// `server.listen`.
+pub(super) fn server_listen(issues: &mut Issues, raw: &RawServer) -> SocketAddr {
+    raw.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+        issues.push(
+            "server.listen",
+            format!("{:?} is not an address; write host:port like 0.0.0.0:8080", raw.listen),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    })
+}
+
+/// The rest of `[server]`: TLS files, and no plain HTTP on a public address in production.
+pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -> ServerConfig {
+    let tls = match (&raw.tls_cert, &raw.tls_key) {
+        (Some(cert), Some(key)) => {
+            for (key_name, path) in [("server.tls_cert", cert), ("server.tls_key", key)] {
+                if !path.is_file() {
+                    issues.push(key_name, format!("{} does not exist or is not a file", path.display()));
+                }
+            }
+            Some(TlsFiles { cert: cert.clone(), key: key.clone() })
+        }
+        (None, None) => None,
+        _ => {
+            issues.push(
+                "server.tls_cert",
+                "and server.tls_key must be set together (PEM certificate chain and key)",
+            );
+            None
+        }
+    };
+    if issues.production() && tls.is_none() && !raw.behind_tls_proxy && !listen.ip().is_loopback() {
+        issues.push(
+            "server.listen",
+            format!(
+                "{listen} would serve plain HTTP on a public address in production; set server.tls_cert and \
+                 server.tls_key, or server.behind_tls_proxy = true when a proxy in front terminates TLS"
+            ),
+        );
+    }
+    ServerConfig {
+        listen,
+        shutdown_timeout: raw.shutdown_timeout.0,
+        shutdown_delay: raw.shutdown_delay.0,
+        tls,
+        behind_tls_proxy: raw.behind_tls_proxy,
+    }
+}
+
+/// `[intercom]` except the token (a secret reference, parsed with the others).
+pub(super) fn intercom(issues: &mut Issues, raw: &RawIntercom) -> IntercomEndpoint {
+    let endpoint = match (&raw.region, &raw.base_url) {
+        (Some(_), Some(_)) => {
+            issues.push(
+                "intercom.base_url",
+                "is set together with intercom.region; set only one (base_url is for the simulator or a proxy)",
+            );
+            IntercomEndpoint::Region(Region::Us)
+        }
+        (_, Some(text)) => match issues.url("intercom.base_url", text) {
+            Some(url) => {
+                if issues.production() && url.scheme() != "https" && !is_loopback(&url) {
+                    issues.push(
+                        "intercom.base_url",
+                        format!("{text:?} uses plain http in production; use https"),
+                    );
+                }
+                IntercomEndpoint::BaseUrl(url)
+            }
+            None => IntercomEndpoint::Region(Region::Us),
+        },
+        (region, None) => IntercomEndpoint::Region(region.unwrap_or_default()),
+    };
+    if let Some(app_id) = &raw.expected_app_id
+        && (app_id.is_empty() || !app_id.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        issues.push(
+            "intercom.expected_app_id",
+            format!(
+                "{app_id:?} is not an app id; copy the workspace id (like a86dr8yl) from Intercom's settings"
+            ),
+        );
+    }
+    if !is_api_version(&raw.version) {
+        issues.push(
+            "intercom.version",
+            format!("{:?} is not an Intercom API version; write one like \"2.14\"", raw.version),
+        );
+    }
+    if raw.timeout.0.is_zero() {
+        issues.push("intercom.timeout", "must be more than zero; the checklist recommends \"30s\"");
+    }
+    endpoint
+}
+
+/// `[webhooks]`: how many client secrets, the path and the public URL.
+pub(super) fn webhooks(issues: &mut Issues, raw: &RawWebhooks) -> Option<url::Url> {
+    if raw.client_secrets.len() > 2 {
+        issues.push(
+            "webhooks.client_secrets",
+            format!(
+                "has {} entries; at most two may be active (the current one and, during a rotation, the next)",
+                raw.client_secrets.len()
+            ),
+        );
+    }
+    if !raw.path.starts_with('/') || raw.path.contains(['?', '#', ' ']) {
+        issues.push(
+            "webhooks.path",
+            format!("{:?} is not a URL path; write one like \"/webhooks/intercom\"", raw.path),
+        );
+    }
+    let text = raw.public_url.as_deref()?;
+    let url = issues.url("webhooks.public_url", text)?;
+    if issues.production() && url.scheme() != "https" {
+        issues.push(
+            "webhooks.public_url",
+            format!("{text:?} is plain http; Intercom only delivers webhooks over HTTPS, so use https://"),
+        );
+    }
+    Some(url)
+}
+
+/// `[[webhooks.apps]]`: unique plain names other than `default`, one or two client secrets each.
+pub(super) fn webhook_apps(issues: &mut Issues, raw: &RawWebhooks) {
+    for (i, app) in raw.apps.iter().enumerate() {
+        if !is_plain_name(&app.name) || app.name == "default" {
+            issues.push(
+                format!("webhooks.apps[{i}].name"),
+                format!(
+                    "{:?} must be letters, digits, '-' or '_' and not \"default\" (it becomes the path {}/{{name}})",
+                    app.name, raw.path
+                ),
+            );
+        }
+        if raw.apps[..i].iter().any(|other| other.name == app.name) {
+            issues.push(
+                format!("webhooks.apps[{i}].name"),
+                format!("{:?} is used twice; names must be unique", app.name),
+            );
+        }
+        if app.client_secrets.is_empty() || app.client_secrets.len() > 2 {
+            issues.push(
+                format!("webhooks.apps[{i}].client_secrets"),
+                "needs one client secret (two during a rotation)",
+            );
+        }
+    }
+}
+
+/// The webhook limits: body size, acknowledgement deadline, and an event age the store outlives.
+pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &RawStore) {
+    if raw.max_body.0 < 1024 {
+        issues.push("webhooks.max_body", "must be at least 1KiB; the default is \"1MiB\"");
+    }
+    if raw.ack_deadline.0.is_zero() || raw.ack_deadline.0 >= Duration::from_secs(5) {
+        issues.push(
+            "webhooks.ack_deadline",
+            "must be more than zero and under 5s (Intercom gives up after 5 s); the default is \"3s\"",
+        );
+    }
+    if raw.max_event_age.0 >= store.retention.0 {
+        issues.push(
+            "webhooks.max_event_age",
+            "must be shorter than store.retention: deduplication keys live as long as the events, so an older \
+             notification could be replayed after its key is gone",
+        );
+    }
+}
+
+/// `[store]`: only SQLite for now.
+pub(super) fn store(issues: &mut Issues, raw: &RawStore) -> StoreConfig {
+    let fallback = || StoreUrl::Sqlite(PathBuf::from("./switchboard-data/switchboard.db"));
+    let url = match raw.url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() => StoreUrl::Sqlite(PathBuf::from(path)),
+        _ if raw.url.starts_with("postgres://") || raw.url.starts_with("postgresql://") => {
+            issues.push(
+                "store.url",
+                "PostgreSQL is not supported yet; use sqlite://PATH (PostgreSQL comes with multi-replica support)",
+            );
+            fallback()
+        }
+        _ => {
+            issues.push(
+                "store.url",
+                format!("{:?} is not a store URL; write sqlite://./switchboard-data/switchboard.db", raw.url),
+            );
+            fallback()
+        }
+    };
+    StoreConfig { url, retention: raw.retention.0 }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn is_api_version(version: &str) -> bool {
+    version == "Preview"
+        || version.split_once('.').is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.chars().all(|c| c.is_ascii_digit())
+                && minor.chars().all(|c| c.is_ascii_digit())
+        })
+}
