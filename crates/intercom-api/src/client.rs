@@ -151,6 +151,19 @@ impl Default for ClientBuilder {
     }
 }
 
+/// Declares builder setters that store their argument as given.
+macro_rules! setters {
+    ($($(#[$meta:meta])* $name:ident($param:ident: $ty:ty) => $field:ident;)+) => {
+        $(
+            $(#[$meta])*
+            pub fn $name(mut self, $param: $ty) -> Self {
+                self.$field = $param;
+                self
+            }
+        )+
+    };
+}
+
 impl ClientBuilder {
     /// A fixed access token (it can still be replaced later with [`Client::set_token`]).
     pub fn token(mut self, token: impl Into<String>) -> Self {
@@ -164,10 +177,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The hosting region (default US); ignored when [`ClientBuilder::base_url`] is set.
-    pub fn region(mut self, region: Region) -> Self {
-        self.region = region;
-        self
+    setters! {
+        /// The hosting region (default US); ignored when [`ClientBuilder::base_url`] is set.
+        region(region: Region) => region;
     }
 
     /// A base URL other than the region's: the simulator, a gateway or a proxy.
@@ -182,22 +194,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed for one attempt, body included (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Time allowed to connect (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The retry policy (default: 4 attempts, 500 ms base, 60 s cap, full jitter).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
+    setters! {
+        /// Time allowed for one attempt, body included (default 30 s).
+        timeout(timeout: Duration) => timeout;
+        /// Time allowed to connect (default 10 s).
+        connect_timeout(timeout: Duration) => connect_timeout;
+        /// The retry policy (default: 4 attempts, 500 ms base, 60 s cap, full jitter).
+        retry(policy: RetryPolicy) => retry;
     }
 
     /// Share of each rate-limit window this client's own pacer may use (default 0.9).
@@ -241,16 +244,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether to check custom attributes against the workspace schema before writes (default on).
-    pub fn validate_attributes(mut self, on: bool) -> Self {
-        self.validate_attributes = on;
-        self
-    }
-
-    /// How long a fetched data-attribute schema is trusted (default 5 minutes).
-    pub fn attribute_schema_ttl(mut self, ttl: Duration) -> Self {
-        self.schema_ttl = ttl;
-        self
+    setters! {
+        /// Whether to check custom attributes against the workspace schema before writes (default on).
+        validate_attributes(on: bool) => validate_attributes;
+        /// How long a fetched data-attribute schema is trusted (default 5 minutes).
+        attribute_schema_ttl(ttl: Duration) => schema_ttl;
     }
 
     /// Enables the read-through contact cache.

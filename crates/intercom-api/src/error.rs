@@ -410,17 +410,16 @@ impl fmt::Display for Error {
         if let Some(a) = &i.attributes {
             write!(f, "; {a}")?;
         }
-        if let Some(detail) = &i.detail {
-            write!(f, "; {detail}")?;
-        }
-        if let Some(id) = &i.merged_into {
-            write!(f, "; merged into {id}")?;
-        }
-        if let Some(id) = &i.existing_id {
-            write!(f, "; existing id {id}")?;
-        }
-        if let Some(rid) = &i.request_id {
-            write!(f, "; request_id {rid}")?;
+        let labelled = [
+            ("", &i.detail),
+            ("merged into ", &i.merged_into),
+            ("existing id ", &i.existing_id),
+            ("request_id ", &i.request_id),
+        ];
+        for (label, value) in labelled {
+            if let Some(value) = value {
+                write!(f, "; {label}{value}")?;
+            }
         }
         if i.attempts > 1 {
             write!(f, "; after {} attempts", i.attempts)?;
@@ -560,6 +559,21 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.merged_into(), Some("6571abc"));
         assert_eq!(e.request_id(), Some("r1"));
+    }
+
+    #[test]
+    fn display_appends_the_ids_it_knows_in_order() {
+        let h = headers(&[("link", "</contacts/6571abc>; rel=\"canonical\"")]);
+        let body = br#"{"type":"error.list","request_id":"r1","errors":[{"code":"contact_merged","message":"Contact was merged"}]}"#;
+        let shown = Error::from_response(410, &h, body).to_string();
+        assert!(
+            shown.contains("; contact_merged: Contact was merged; merged into 6571abc; request_id r1 ("),
+            "{shown}"
+        );
+        let body =
+            br#"{"type":"error.list","errors":[{"code":"conflict","message":"exists with id=65f0aa"}]}"#;
+        let shown = Error::from_response(409, &HeaderMap::new(), body).to_string();
+        assert!(shown.contains("; conflict: exists with id=65f0aa; existing id 65f0aa ("), "{shown}");
     }
 
     #[test]

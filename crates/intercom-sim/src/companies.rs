@@ -235,35 +235,23 @@ fn company_not_found() -> ApiError {
 
 /// Applies the writable fields of a request to a company.
 fn apply(c: &mut Company, obj: &Map<String, Value>, now: i64) -> Result<(), ApiError> {
-    if let Some(v) = input::string(obj, "name")?.update() {
-        c.name = v;
+    // Each request key sets the field of the same name; read in order, so the first wrongly typed
+    // key is the one reported.
+    macro_rules! set {
+        ($($read:ident $f:ident),*) => {
+            $(
+                if let Some(v) = input::$read(obj, stringify!($f))?.update() {
+                    c.$f = v;
+                }
+            )*
+        };
     }
-    if let Some(v) = input::integer(obj, "remote_created_at")?.update() {
-        c.remote_created_at = v;
-    }
-    if let Some(v) = input::string(obj, "plan")?.update() {
-        c.plan = v;
-    }
-    if let Some(v) = input::integer(obj, "size")?.update() {
-        c.size = v;
-    }
-    if let Some(v) = input::string(obj, "website")?.update() {
-        c.website = v;
-    }
-    if let Some(v) = input::string(obj, "industry")?.update() {
-        c.industry = v;
-    }
+    set!(string name, integer remote_created_at, string plan, integer size, string website, string industry);
     if let Some(v) = input::number(obj, "monthly_spend")?.update() {
         c.monthly_spend = v.unwrap_or(0.0);
     }
     if let Some(Value::Object(attrs)) = obj.get("custom_attributes") {
-        for (k, v) in attrs {
-            if v.is_null() {
-                c.custom_attributes.remove(k);
-            } else {
-                c.custom_attributes.insert(k.clone(), v.clone());
-            }
-        }
+        input::merge_custom_attributes(&mut c.custom_attributes, attrs);
     }
     c.updated_at = now;
     Ok(())
@@ -297,9 +285,7 @@ pub fn upsert(ctx: &mut Ctx<'_>) -> ApiResult {
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();
     check_fields(obj, &data)?;
-    let company_id = input::id_string(obj, "company_id")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'company_id' is a required parameter").with_field("company_id"))?;
+    let company_id = input::required(obj, "company_id", input::id_string)?;
     let (company, created) = match data.companies.seq_of_company_id(&company_id) {
         Some(seq) => {
             let c = data.companies.by_seq.get_mut(&seq).ok_or_else(company_not_found)?;

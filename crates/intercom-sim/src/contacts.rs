@@ -589,14 +589,8 @@ fn apply(c: &mut Contact, input: ContactInput, now: i64) {
     if let Some(v) = input.unsubscribed_from_emails.set() {
         c.unsubscribed_from_emails = v;
     }
-    if let Some(attrs) = input.custom_attributes {
-        for (k, v) in attrs {
-            if v.is_null() {
-                c.custom_attributes.remove(&k);
-            } else {
-                c.custom_attributes.insert(k, v);
-            }
-        }
+    if let Some(attrs) = &input.custom_attributes {
+        input::merge_custom_attributes(&mut c.custom_attributes, attrs);
     }
     c.updated_at = now;
 }
@@ -876,12 +870,8 @@ pub fn utc_offset_seconds(timezone: &str) -> i32 {
 pub fn merge(ctx: &mut Ctx<'_>) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let from = input::id_string(obj, "from")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'from' is a required parameter").with_field("from"))?;
-    let into = input::id_string(obj, "into")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'into' is a required parameter").with_field("into"))?;
+    let from = input::required(obj, "from", input::id_string)?;
+    let into = input::required(obj, "into", input::id_string)?;
     if from == into {
         return Err(ApiError::invalid("A contact cannot be merged into itself"));
     }
@@ -961,9 +951,7 @@ pub fn list_tags(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
 pub fn attach_tag(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let tag_id = input::id_string(obj, "id")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'id' is a required parameter").with_field("id"))?;
+    let tag_id = input::required(obj, "id", input::id_string)?;
     let now = ctx.now;
     let ws = ctx.app.workspace.id.clone();
     let mut data = ctx.app.workspace.data.write();

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use parking_lot::RwLockWriteGuard;
 use serde_json::{Value, json};
 
 use crate::api::{ApiResult, Ctx, Reply};
+use crate::contacts::Contact;
 use crate::errors::ApiError;
 use crate::input;
 use crate::pagination;
@@ -29,6 +31,16 @@ pub struct Author {
 }
 
 impl Author {
+    /// The contact as the author of a message.
+    pub fn contact(contact: &Contact) -> Self {
+        Author {
+            kind: contact.role.as_str().into(),
+            id: contact.id.clone(),
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+        }
+    }
+
     fn to_json(&self) -> Value {
         json!({ "type": self.kind, "id": self.id, "name": self.name, "email": self.email })
     }
@@ -142,6 +154,28 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// Appends a part written by `author` at `now`, in the state the conversation is in now.
+    fn push_part(
+        &mut self,
+        id: String,
+        part_type: &str,
+        text: Option<String>,
+        author: Author,
+        now: i64,
+    ) -> Part {
+        let part = Part {
+            id,
+            part_type: part_type.to_string(),
+            body: text.map(|t| format!("<p>{t}</p>")),
+            created_at: now,
+            author,
+            state: self.state,
+        };
+        self.parts.push(part.clone());
+        self.updated_at = now;
+        part
+    }
+
     /// The conversation as the API renders it; `parts` chooses which parts to include, if any.
     pub fn to_json(&self, data: &WorkspaceData, parts: Option<&[Part]>) -> Value {
         let admin_id = data.admins.first().map(|a| a.id.as_str()).unwrap_or_default();
@@ -364,10 +398,7 @@ fn admin_author(data: &WorkspaceData, admin_id: &str) -> Result<Author, ApiError
     })
 }
 
-fn contact_author(
-    data: &WorkspaceData,
-    obj: &serde_json::Map<String, Value>,
-) -> Result<(Author, Option<String>), ApiError> {
+fn contact_author(data: &WorkspaceData, obj: &serde_json::Map<String, Value>) -> Result<Author, ApiError> {
     let c = &data.contacts;
     let contact = if let Some(id) = input::id_string(obj, "intercom_user_id")?.set() {
         c.get_live(&id)
@@ -381,15 +412,7 @@ fn contact_author(
         ));
     }
     .ok_or_else(ApiError::contact_not_found)?;
-    Ok((
-        Author {
-            kind: contact.role.as_str().into(),
-            id: contact.id.clone(),
-            name: contact.name.clone(),
-            email: contact.email.clone(),
-        },
-        contact.external_id.clone(),
-    ))
+    Ok(Author::contact(contact))
 }
 
 /// `POST /conversations/{id}/reply`: as a contact (`type: user`) or an admin (`type: admin`).
@@ -400,9 +423,7 @@ pub fn reply(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let kind = input::string(obj, "type")?.set().ok_or_else(|| {
         ApiError::missing("'type' is a required parameter (user or admin)").with_field("type")
     })?;
-    let message_type = input::string(obj, "message_type")?.set().ok_or_else(|| {
-        ApiError::missing("'message_type' is a required parameter").with_field("message_type")
-    })?;
+    let message_type = input::required(obj, "message_type", input::string)?;
     let text = input::string(obj, "body")?.set();
     let now = ctx.now;
     let mut data = ctx.app.workspace.data.write();
@@ -415,7 +436,7 @@ pub fn reply(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
                 ))
                 .with_field("message_type"));
             }
-            (contact_author(&data, obj)?.0, "conversation.user.replied")
+            (contact_author(&data, obj)?, "conversation.user.replied")
         }
         "admin" => {
             let topic = match message_type.as_str() {
@@ -457,21 +478,8 @@ pub fn reply(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
         (_, "note") => {}
         _ => conv.waiting_since = None,
     }
-    let part = Part {
-        id: part_id,
-        part_type: part_type.to_string(),
-        body: text.map(|t| format!("<p>{t}</p>")),
-        created_at: now,
-        author,
-        state: conv.state,
-    };
-    conv.parts.push(part.clone());
-    conv.updated_at = now;
-    let conv = conv.clone();
-    let json = conv.to_json(&data, Some(std::slice::from_ref(&part)));
-    drop(data);
-    ctx.emit(topic, || json.clone());
-    Reply::json(&json)
+    let part = conv.push_part(part_id, part_type, text, author, now);
+    answer_with_part(ctx, data, conv_id, &part, topic)
 }
 
 /// `POST /conversations/{id}/parts`: `close`, `open`, `snoozed` or `assignment` by an admin.
@@ -479,12 +487,8 @@ pub fn manage(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
     let conv_id = parse_id(id)?;
-    let message_type = input::string(obj, "message_type")?.set().ok_or_else(|| {
-        ApiError::missing("'message_type' is a required parameter").with_field("message_type")
-    })?;
-    let admin_id = input::id_string(obj, "admin_id")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'admin_id' is a required parameter").with_field("admin_id"))?;
+    let message_type = input::required(obj, "message_type", input::string)?;
+    let admin_id = input::required(obj, "admin_id", input::id_string)?;
     let text = input::string(obj, "body")?.set();
     let now = ctx.now;
     let mut data = ctx.app.workspace.data.write();
@@ -531,18 +535,20 @@ pub fn manage(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
             .with_field("message_type"));
         }
     };
-    let part = Part {
-        id: part_id,
-        part_type: message_type.clone(),
-        body: text.map(|t| format!("<p>{t}</p>")),
-        created_at: now,
-        author,
-        state: conv.state,
-    };
-    conv.parts.push(part.clone());
-    conv.updated_at = now;
-    let conv = conv.clone();
-    let json = conv.to_json(&data, Some(std::slice::from_ref(&part)));
+    let part = conv.push_part(part_id, &message_type, text, author, now);
+    answer_with_part(ctx, data, conv_id, &part, topic)
+}
+
+/// Answers with the conversation and its new `part`, and notifies `topic` with the same JSON.
+fn answer_with_part(
+    ctx: &mut Ctx<'_>,
+    data: RwLockWriteGuard<'_, WorkspaceData>,
+    conv_id: u64,
+    part: &Part,
+    topic: &str,
+) -> ApiResult {
+    let conv = data.conversations.get(conv_id).ok_or_else(not_found)?;
+    let json = conv.to_json(&data, Some(std::slice::from_ref(part)));
     drop(data);
     ctx.emit(topic, || json.clone());
     Reply::json(&json)
@@ -552,17 +558,10 @@ pub fn manage(ctx: &mut Ctx<'_>, id: &str) -> ApiResult {
 pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     let body = ctx.json()?;
     let obj = input::object(&body)?;
-    let from = obj
-        .get("from")
-        .and_then(Value::as_object)
-        .ok_or_else(|| ApiError::missing("'from' is a required parameter").with_field("from"))?;
-    let contact_id = input::id_string(from, "id")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'from.id' is a required parameter").with_field("from.id"))?;
-    let text = input::string(obj, "body")?
-        .set()
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::missing("'body' is a required parameter").with_field("body"))?;
+    let from = obj.get("from").and_then(Value::as_object).ok_or_else(|| input::missing("from"))?;
+    let contact_id = input::id_string(from, "id")?.set().ok_or_else(|| input::missing("from.id"))?;
+    let text =
+        input::string(obj, "body")?.set().filter(|b| !b.is_empty()).ok_or_else(|| input::missing("body"))?;
     let now = ctx.now;
     let mut data = ctx.app.workspace.data.write();
     let (conv_id, json) = start_conversation(&mut data, &contact_id, &text, now)?;
@@ -587,12 +586,7 @@ pub fn start_conversation(
     now: i64,
 ) -> Result<(u64, Value), ApiError> {
     let contact = data.contacts.get_live(contact_id).ok_or_else(ApiError::contact_not_found)?;
-    let author = Author {
-        kind: contact.role.as_str().into(),
-        id: contact.id.clone(),
-        name: contact.name.clone(),
-        email: contact.email.clone(),
-    };
+    let author = Author::contact(contact);
     let external = contact.external_id.clone();
     let id = data.conversations.start(author, external, body, now);
     let conv = data.conversations.get(id).ok_or_else(not_found)?;

@@ -362,9 +362,7 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     let model = input::string(obj, "model")?.set().and_then(|m| Model::parse(&m)).ok_or_else(|| {
         ApiError::invalid("The Data Attribute model field must be either contact or company")
     })?;
-    let name = input::string(obj, "name")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'name' is a required parameter").with_field("name"))?;
+    let name = input::required(obj, "name", input::string)?;
     if !valid_name(&name) {
         return Err(ApiError::invalid(
             "Your name for this attribute must only contain alphanumeric characters, currency symbols, and hyphens",

@@ -52,10 +52,8 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult {
     let event_name = input::string(obj, "event_name")?
         .set()
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::missing("'event_name' is a required parameter").with_field("event_name"))?;
-    let created_at = input::integer(obj, "created_at")?
-        .set()
-        .ok_or_else(|| ApiError::missing("'created_at' is a required parameter").with_field("created_at"))?;
+        .ok_or_else(|| input::missing("event_name"))?;
+    let created_at = input::required(obj, "created_at", input::integer)?;
     let user_id = input::id_string(obj, "user_id")?.set();
     let id = input::id_string(obj, "id")?.set();
     let email = input::string(obj, "email")?.set();

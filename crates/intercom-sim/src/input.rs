@@ -48,18 +48,26 @@ impl<T> Field<T> {
     }
 }
 
-fn wrong_type(key: &str, expected: &str) -> ApiError {
-    ApiError::invalid(format!("{key} must be {expected}")).with_field(key)
+/// A field read with `read`, which accepts the JSON values of the field's type; any other value
+/// is a 400 saying the field must be `expected`.
+fn field<T>(
+    obj: &Map<String, Value>,
+    key: &str,
+    expected: &str,
+    read: impl FnOnce(&Value) -> Option<T>,
+) -> Result<Field<T>, ApiError> {
+    match obj.get(key) {
+        None => Ok(Field::Absent),
+        Some(Value::Null) => Ok(Field::Null),
+        Some(value) => read(value)
+            .map(Field::Set)
+            .ok_or_else(|| ApiError::invalid(format!("{key} must be {expected}")).with_field(key)),
+    }
 }
 
 /// A string field.
 pub fn string(obj: &Map<String, Value>, key: &str) -> Result<Field<String>, ApiError> {
-    match obj.get(key) {
-        None => Ok(Field::Absent),
-        Some(Value::Null) => Ok(Field::Null),
-        Some(Value::String(s)) => Ok(Field::Set(s.clone())),
-        Some(_) => Err(wrong_type(key, "a string")),
-    }
+    field(obj, key, "a string", |v| v.as_str().map(str::to_owned))
 }
 
 /// A string or number field, read as a string (ids are often sent as numbers).
@@ -72,31 +80,41 @@ pub fn id_string(obj: &Map<String, Value>, key: &str) -> Result<Field<String>, A
 
 /// An integer field (integral JSON numbers only).
 pub fn integer(obj: &Map<String, Value>, key: &str) -> Result<Field<i64>, ApiError> {
-    match obj.get(key) {
-        None => Ok(Field::Absent),
-        Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Number(n)) => n.as_i64().map(Field::Set).ok_or_else(|| wrong_type(key, "an integer")),
-        Some(_) => Err(wrong_type(key, "an integer")),
-    }
+    field(obj, key, "an integer", Value::as_i64)
 }
 
 /// A numeric field.
 pub fn number(obj: &Map<String, Value>, key: &str) -> Result<Field<f64>, ApiError> {
-    match obj.get(key) {
-        None => Ok(Field::Absent),
-        Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Number(n)) => n.as_f64().map(Field::Set).ok_or_else(|| wrong_type(key, "a number")),
-        Some(_) => Err(wrong_type(key, "a number")),
-    }
+    field(obj, key, "a number", Value::as_f64)
 }
 
 /// A boolean field.
 pub fn boolean(obj: &Map<String, Value>, key: &str) -> Result<Field<bool>, ApiError> {
-    match obj.get(key) {
-        None => Ok(Field::Absent),
-        Some(Value::Null) => Ok(Field::Null),
-        Some(Value::Bool(b)) => Ok(Field::Set(*b)),
-        Some(_) => Err(wrong_type(key, "a boolean")),
+    field(obj, key, "a boolean", Value::as_bool)
+}
+
+/// One of the typed field readers above.
+type Reader<T> = fn(&Map<String, Value>, &str) -> Result<Field<T>, ApiError>;
+
+/// Intercom's 400 for a required parameter that is absent, null or empty.
+pub fn missing(key: &str) -> ApiError {
+    ApiError::missing(format!("'{key}' is a required parameter")).with_field(key)
+}
+
+/// A required field read with `read` (one of the readers above): absent or null is [`missing`].
+pub fn required<T>(obj: &Map<String, Value>, key: &str, read: Reader<T>) -> Result<T, ApiError> {
+    read(obj, key)?.set().ok_or_else(|| missing(key))
+}
+
+/// Applies a request's `custom_attributes` to the stored ones: `null` removes an attribute, any
+/// other value sets it, and attributes the request leaves out stay as they are.
+pub fn merge_custom_attributes(stored: &mut Map<String, Value>, changes: &Map<String, Value>) {
+    for (k, v) in changes {
+        if v.is_null() {
+            stored.remove(k);
+        } else {
+            stored.insert(k.clone(), v.clone());
+        }
     }
 }
 

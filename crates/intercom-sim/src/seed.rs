@@ -186,12 +186,7 @@ pub fn seed_workspace(data: &mut WorkspaceData, seed: u64, contacts: usize) {
         let Some(contact) = data.contacts.get(cid) else {
             continue;
         };
-        let author = Author {
-            kind: contact.role.as_str().into(),
-            id: contact.id.clone(),
-            name: contact.name.clone(),
-            email: contact.email.clone(),
-        };
+        let author = Author::contact(contact);
         let external = contact.external_id.clone();
         let created = contact.created_at + rng.random_range(0..86_400);
         let body = pick(&mut rng, MESSAGES);

@@ -39,8 +39,9 @@ impl LogFormat {
     }
 }
 
-/// Field names whose values are always masked: PII from the checklist and secrets.
-const BUILTIN_KEYS: &[&str] = &[
+/// Field names whose values are always masked: PII from the checklist and secrets. Preflight's
+/// `data-handling` check reports these by name.
+pub(crate) const BUILTIN_KEYS: &[&str] = &[
     "email",
     "name",
     "phone",
@@ -51,10 +52,9 @@ const BUILTIN_KEYS: &[&str] = &[
     "secret",
     "client_secret",
     "api_key",
-    "api-key",
-    "apikey",
-    "x-api-key",
 ];
+/// Other spellings of `api_key` (headers, other tools' configs), always masked too.
+const API_KEY_SPELLINGS: &[&str] = &["api-key", "apikey", "x-api-key"];
 /// Keys masked also as the suffix of a longer name (`user_email`, `contact.phone`).
 const SUFFIX_KEYS: &[&str] = &["email", "phone", "token", "secret", "password"];
 /// What a masked value is replaced with.
@@ -70,7 +70,8 @@ pub struct Redactor {
 impl Redactor {
     /// A redactor masking the built-in keys and `extra_keys`.
     pub fn new(extra_keys: &[String]) -> Self {
-        let mut keys: Vec<String> = BUILTIN_KEYS.iter().map(|k| (*k).to_owned()).collect();
+        let mut keys: Vec<String> =
+            BUILTIN_KEYS.iter().chain(API_KEY_SPELLINGS).map(|k| (*k).to_owned()).collect();
         keys.extend(extra_keys.iter().map(|k| k.trim().to_ascii_lowercase()).filter(|k| !k.is_empty()));
         keys.sort();
         keys.dedup();

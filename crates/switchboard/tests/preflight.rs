@@ -262,6 +262,15 @@ async fn every_check_passes_on_a_correct_production_deployment() {
     let data = result(&report, CheckId::DataHandling);
     let cache = data.evidence.iter().find(|e| e.item == "contact cache TTL").unwrap();
     assert_eq!(cache.status, Status::Skip);
+    let redaction = data.evidence.iter().find(|e| e.item == "log redaction").unwrap();
+    assert!(
+        redaction.measured.starts_with(
+            "always on: fields email, name, phone, token, access_token, authorization, password, secret, \
+             client_secret, api_key masked"
+        ),
+        "{}",
+        redaction.measured
+    );
     let separation = &result(&report, CheckId::EnvSeparation).message;
     assert!(separation.contains("production") && separation.contains("staging"), "{separation}");
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Extra, NestedList, de};
+use super::{Extra, NestedList, body_setters, de};
 
 /// A company.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -121,16 +121,9 @@ impl NewCompany {
         Self { company_id: company_id.into(), ..Self::default() }
     }
 
-    /// Sets the name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets one custom attribute.
-    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom_attributes.insert(name.into(), value.into());
-        self
+    body_setters! {
+        /// Sets the name.
+        name: String,
     }
 }
 

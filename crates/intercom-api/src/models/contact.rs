@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Avatar, Extra, de, lenient_enum};
+use super::{Avatar, Extra, body_setters, de, lenient_enum};
 
 lenient_enum!(
     /// Whether a contact is an identified user or a lead.
@@ -265,22 +265,11 @@ impl NewContact {
         Self { role: Some(Role::Lead), ..Self::default() }
     }
 
-    /// Sets the e-mail address.
-    pub fn email(mut self, email: impl Into<String>) -> Self {
-        self.email = Some(email.into());
-        self
-    }
-
-    /// Sets the name.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Sets one custom attribute.
-    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom_attributes.insert(name.into(), value.into());
-        self
+    body_setters! {
+        /// Sets the e-mail address.
+        email: String,
+        /// Sets the name.
+        name: String,
     }
 }
 
@@ -315,11 +304,7 @@ pub struct ContactUpdate {
 }
 
 impl ContactUpdate {
-    /// Sets one custom attribute.
-    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.custom_attributes.insert(name.into(), value.into());
-        self
-    }
+    body_setters! {}
 }
 
 #[cfg(test)]

@@ -88,6 +88,27 @@ macro_rules! lenient_enum {
 }
 pub(crate) use lenient_enum;
 
+/// Declares the chained setters of a request body: `field(value)` stores `Some(value.into())` in
+/// `field`, and `attribute(name, value)` sets one custom attribute.
+macro_rules! body_setters {
+    ($($(#[$meta:meta])* $field:ident: $ty:ty),* $(,)?) => {
+        $(
+            $(#[$meta])*
+            pub fn $field(mut self, $field: impl Into<$ty>) -> Self {
+                self.$field = Some($field.into());
+                self
+            }
+        )*
+
+        /// Sets one custom attribute.
+        pub fn attribute(mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+            self.custom_attributes.insert(name.into(), value.into());
+            self
+        }
+    };
+}
+pub(crate) use body_setters;
+
 /// Serde helpers for Intercom's inconsistent scalar types.
 pub(crate) mod de {
     use serde::{Deserialize, Deserializer};

@@ -4,18 +4,14 @@ use crate::client::{Client, Request, encode_segment};
 use crate::error::Error;
 use crate::models::{Admin, AdminList, Me};
 
-/// Admins (teammates).
-#[derive(Debug, Clone, Copy)]
-pub struct Admins<'a> {
-    client: &'a Client,
-}
+handle!(
+    /// Admins (teammates).
+    Admins,
+    /// Admins and `/me`.
+    fn admins
+);
 
 impl Client {
-    /// Admins and `/me`.
-    pub fn admins(&self) -> Admins<'_> {
-        Admins { client: self }
-    }
-
     /// `GET /me`: who the token belongs to, and the workspace.
     pub async fn me(&self) -> Result<Me, Error> {
         self.call(Request::get("/me").template("/me")).await

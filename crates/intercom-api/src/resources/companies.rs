@@ -2,24 +2,17 @@
 
 use serde_json::{Value, json};
 
-use crate::client::{Client, Request, encode_segment};
+use crate::client::{Request, encode_segment};
 use crate::error::Error;
 use crate::models::{AttributeModel, Company, CompanyUpdate, NewCompany};
 use crate::pagination::{ItemStream, company_scroll};
 use crate::retry::Idempotency;
 
-/// Companies.
-#[derive(Debug, Clone, Copy)]
-pub struct Companies<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Companies.
-    pub fn companies(&self) -> Companies<'_> {
-        Companies { client: self }
-    }
-}
+    Companies,
+    fn companies
+);
 
 fn company_path(id: &str) -> String {
     format!("/companies/{}", encode_segment(id))

@@ -15,18 +15,11 @@ use crate::search::{Search, SearchModel};
 /// Largest page size of the contacts list.
 pub const MAX_PER_PAGE: u32 = 150;
 
-/// Contacts.
-#[derive(Debug, Clone, Copy)]
-pub struct Contacts<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Contacts.
-    pub fn contacts(&self) -> Contacts<'_> {
-        Contacts { client: self }
-    }
-}
+    Contacts,
+    fn contacts
+);
 
 fn contact_path(id: &str) -> String {
     format!("/contacts/{}", encode_segment(id))
@@ -100,17 +93,12 @@ impl<'a> Contacts<'a> {
     /// Updates the fields set in `update` (custom attributes checked first).
     pub async fn update(&self, id: &str, update: &ContactUpdate) -> Result<Contact, Error> {
         self.client.check_attributes(AttributeModel::Contact, &update.custom_attributes).await?;
-        let result =
-            self.client.call(Request::put(contact_path(id)).template("/contacts/{id}").json(update)).await;
-        self.invalidate(id).await;
-        result
+        self.write(id, Request::put(contact_path(id)).template("/contacts/{id}").json(update)).await
     }
 
     /// Deletes a contact for good.
     pub async fn delete(&self, id: &str) -> Result<ContactReference, Error> {
-        let result = self.client.call(Request::delete(contact_path(id)).template("/contacts/{id}")).await;
-        self.invalidate(id).await;
-        result
+        self.write(id, Request::delete(contact_path(id)).template("/contacts/{id}")).await
     }
 
     /// Archives a contact (reversible).
@@ -118,9 +106,7 @@ impl<'a> Contacts<'a> {
         let req = Request::post(format!("{}/archive", contact_path(id)))
             .template("/contacts/{id}/archive")
             .idempotency(Idempotency::Idempotent);
-        let result = self.client.call(req).await;
-        self.invalidate(id).await;
-        result
+        self.write(id, req).await
     }
 
     /// Unarchives a contact.
@@ -128,9 +114,7 @@ impl<'a> Contacts<'a> {
         let req = Request::post(format!("{}/unarchive", contact_path(id)))
             .template("/contacts/{id}/unarchive")
             .idempotency(Idempotency::Idempotent);
-        let result = self.client.call(req).await;
-        self.invalidate(id).await;
-        result
+        self.write(id, req).await
     }
 
     /// Merges lead `from` into user `into`. Not idempotent.
@@ -150,16 +134,20 @@ impl<'a> Contacts<'a> {
             .template("/contacts/{id}/tags")
             .json(&json!({ "id": tag_id }))
             .idempotency(Idempotency::Idempotent);
-        let result = self.client.call(req).await;
-        self.invalidate(contact_id).await;
-        result
+        self.write(contact_id, req).await
     }
 
     /// Removes a tag.
     pub async fn detach_tag(&self, contact_id: &str, tag_id: &str) -> Result<AppliedTag, Error> {
         let path = format!("{}/tags/{}", contact_path(contact_id), encode_segment(tag_id));
-        let result = self.client.call(Request::delete(path).template("/contacts/{id}/tags/{tag_id}")).await;
-        self.invalidate(contact_id).await;
+        self.write(contact_id, Request::delete(path).template("/contacts/{id}/tags/{tag_id}")).await
+    }
+
+    /// Sends a write to contact `id` and drops it from the cache whatever the outcome: a failed
+    /// write may still have applied.
+    async fn write<T: serde::de::DeserializeOwned>(&self, id: &str, req: Request) -> Result<T, Error> {
+        let result = self.client.call(req).await;
+        self.invalidate(id).await;
         result
     }
 

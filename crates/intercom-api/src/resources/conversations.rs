@@ -1,6 +1,6 @@
 //! Conversations: list, get, search, start, reply.
 
-use crate::client::{Client, Request, encode_segment};
+use crate::client::{Request, encode_segment};
 use crate::error::Error;
 use crate::models::{Conversation, NewConversation, Reply};
 use crate::pagination::{ItemStream, cursor_pages};
@@ -8,18 +8,11 @@ use crate::resources::contacts::search_stream;
 use crate::retry::Idempotency;
 use crate::search::{Search, SearchModel};
 
-/// Conversations.
-#[derive(Debug, Clone, Copy)]
-pub struct Conversations<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Conversations.
-    pub fn conversations(&self) -> Conversations<'_> {
-        Conversations { client: self }
-    }
-}
+    Conversations,
+    fn conversations
+);
 
 impl Conversations<'_> {
     /// Every conversation, newest first, 150 per page.

@@ -1,21 +1,14 @@
 //! Data attributes: list by model, create.
 
-use crate::client::{Client, Request};
+use crate::client::Request;
 use crate::error::Error;
 use crate::models::{AttributeModel, DataAttribute, ListPage, NewDataAttribute};
 
-/// Data attributes.
-#[derive(Debug, Clone, Copy)]
-pub struct DataAttributes<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Data attributes.
-    pub fn data_attributes(&self) -> DataAttributes<'_> {
-        DataAttributes { client: self }
-    }
-}
+    DataAttributes,
+    fn data_attributes
+);
 
 impl DataAttributes<'_> {
     /// Every attribute (built-in and custom) of a model, fresh from Intercom.

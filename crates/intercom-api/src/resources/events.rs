@@ -1,21 +1,14 @@
 //! Data events: `POST /events` (202, empty body).
 
-use crate::client::{Client, Request};
+use crate::client::Request;
 use crate::error::Error;
 use crate::models::NewEvent;
 
-/// Data events.
-#[derive(Debug, Clone, Copy)]
-pub struct Events<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Data events.
-    pub fn events(&self) -> Events<'_> {
-        Events { client: self }
-    }
-}
+    Events,
+    fn events
+);
 
 impl Events<'_> {
     /// Records an event. Not idempotent: it is resent only when provably not applied, otherwise

@@ -2,23 +2,16 @@
 
 use serde_json::{Value, json};
 
-use crate::client::{Client, Request, encode_segment};
+use crate::client::{Request, encode_segment};
 use crate::error::Error;
 use crate::models::{Tag, TagList};
 use crate::retry::Idempotency;
 
-/// Tags.
-#[derive(Debug, Clone, Copy)]
-pub struct Tags<'a> {
-    client: &'a Client,
-}
-
-impl Client {
+handle!(
     /// Tags.
-    pub fn tags(&self) -> Tags<'_> {
-        Tags { client: self }
-    }
-}
+    Tags,
+    fn tags
+);
 
 impl Tags<'_> {
     /// Every tag.

@@ -131,14 +131,7 @@ fn list_blobs(repo: &Repo) -> Result<(HashMap<String, Origin>, u64), ScanError> 
         "--format=%x01%H",
     ];
     let command_text = "log --all --raw";
-    let mut child = git(&repo.top)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ScanError::GitMissing { source })?;
-    let stdout = take_stdout(&mut child, command_text, &repo.top)?;
+    let (child, stdout) = spawn_piped(&repo.top, &args, Stdio::null(), command_text)?;
     let mut reader = BufReader::new(stdout);
     let mut origins: HashMap<String, Origin> = HashMap::new();
     let mut commits = 0u64;
@@ -182,12 +175,26 @@ fn list_blobs(repo: &Repo) -> Result<(HashMap<String, Origin>, u64), ScanError> 
     Ok((origins, commits))
 }
 
-fn take_stdout(child: &mut Child, command: &str, repo: &Path) -> Result<ChildStdout, ScanError> {
-    child.stdout.take().ok_or_else(|| ScanError::Git {
+/// Starts `git args` in `repo` with its output and errors piped, for reading as it runs.
+fn spawn_piped(
+    repo: &Path,
+    args: &[&str],
+    stdin: Stdio,
+    command: &str,
+) -> Result<(Child, ChildStdout), ScanError> {
+    let mut child = git(repo)
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| ScanError::GitMissing { source })?;
+    let stdout = child.stdout.take().ok_or_else(|| ScanError::Git {
         command: command.to_owned(),
         repo: repo.to_path_buf(),
         detail: "no standard output".to_owned(),
-    })
+    })?;
+    Ok((child, stdout))
 }
 
 fn git_io(command: &str, repo: &Path, e: &io::Error) -> ScanError {
@@ -225,14 +232,7 @@ fn scan_blobs(
         return Ok(Vec::new());
     }
     let command_text = "cat-file --batch";
-    let mut child = git(&repo.top)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ScanError::GitMissing { source })?;
-    let stdout = take_stdout(&mut child, command_text, &repo.top)?;
+    let (mut child, stdout) = spawn_piped(&repo.top, &["cat-file", "--batch"], Stdio::piped(), command_text)?;
     let stdin = child.stdin.take();
     let ids: Vec<String> = origins.keys().cloned().collect();
     let workers = match options.threads {

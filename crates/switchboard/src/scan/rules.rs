@@ -365,19 +365,20 @@ fn join_after(text: &[u8], i: usize) -> Option<usize> {
         j
     };
     let continues = |j: usize| text.get(j).is_some_and(|&c| is_b64(c));
+    // A line break (LF or CRLF) at `j`: the string goes on after the next line's indentation.
+    let next_line = |mut j: usize| {
+        if text.get(j) == Some(&b'\r') {
+            j += 1;
+        }
+        if text.get(j) != Some(&b'\n') {
+            return None;
+        }
+        let j = skip_ws(j + 1, false);
+        continues(j).then_some(j)
+    };
     match b {
         // Backslash-newline: shell, C, Python line continuation.
-        b'\\' => {
-            let mut j = i + 1;
-            if text.get(j) == Some(&b'\r') {
-                j += 1;
-            }
-            if text.get(j) != Some(&b'\n') {
-                return None;
-            }
-            let j = skip_ws(j + 1, false);
-            continues(j).then_some(j)
-        }
+        b'\\' => next_line(i + 1),
         // A quote closing one string piece, then another piece opened with the same quote, joined by
         // nothing (Python, C), `+` (JS, Java, Python), `.` (PHP) or `..` (Lua), across lines too.
         b'"' | b'\'' | b'`' => {
@@ -395,17 +396,7 @@ fn join_after(text: &[u8], i: usize) -> Option<usize> {
         }
         // A wrapped line (YAML folded scalars, base64 wrapped at a fixed width): the next line
         // continues after its indentation. Wrongly joined text fails to decode and is dropped.
-        b'\r' | b'\n' => {
-            let mut j = i;
-            if text.get(j) == Some(&b'\r') {
-                j += 1;
-            }
-            if text.get(j) != Some(&b'\n') {
-                return None;
-            }
-            let j = skip_ws(j + 1, false);
-            continues(j).then_some(j)
-        }
+        b'\r' | b'\n' => next_line(i),
         _ => None,
     }
 }

@@ -11,6 +11,22 @@ use std::time::Instant;
 use super::context::Context;
 use super::{CheckId, CheckResult, Evidence, PreflightOptions, Status};
 
+/// Declares the shorthands `pass`, `warn`, `fail` and `skip`: [`Check::add`] with that status.
+macro_rules! status_adders {
+    ($($name:ident => $status:ident),+) => {
+        $(
+            pub(crate) fn $name(
+                &mut self,
+                item: impl Into<String>,
+                measured: impl Into<String>,
+                expected: impl Into<String>,
+            ) {
+                self.add(Status::$status, item, measured, expected);
+            }
+        )+
+    };
+}
+
 /// Collects the evidence of one check; the verdict is the worst item's.
 #[derive(Debug)]
 pub(crate) struct Check {
@@ -40,41 +56,7 @@ impl Check {
         });
     }
 
-    pub(crate) fn pass(
-        &mut self,
-        item: impl Into<String>,
-        measured: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
-        self.add(Status::Pass, item, measured, expected);
-    }
-
-    pub(crate) fn warn(
-        &mut self,
-        item: impl Into<String>,
-        measured: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
-        self.add(Status::Warn, item, measured, expected);
-    }
-
-    pub(crate) fn fail(
-        &mut self,
-        item: impl Into<String>,
-        measured: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
-        self.add(Status::Fail, item, measured, expected);
-    }
-
-    pub(crate) fn skip(
-        &mut self,
-        item: impl Into<String>,
-        measured: impl Into<String>,
-        expected: impl Into<String>,
-    ) {
-        self.add(Status::Skip, item, measured, expected);
-    }
+    status_adders!(pass => Pass, warn => Warn, fail => Fail, skip => Skip);
 
     /// The one-line message, when the worst items' own words are not the best summary.
     pub(crate) fn message(&mut self, message: impl Into<String>) {
@@ -155,48 +137,29 @@ where
     result
 }
 
+/// Awaits the named futures concurrently and collects their outputs in the order written.
+macro_rules! join_in_order {
+    ($($name:ident = $future:expr),+ $(,)?) => {{
+        let ($($name,)+) = tokio::join!($($future),+);
+        vec![$($name),+]
+    }};
+}
+
 /// Runs every check concurrently (they are independent, apart from the one shared `GET /me`) and
 /// returns them in report order.
 pub(super) async fn run_all(ctx: &Context, options: &PreflightOptions) -> Vec<CheckResult> {
-    let (
-        auth,
-        workspace,
-        env_separation,
-        secret_storage,
-        rate_headroom,
-        status_page,
-        webhook_endpoint,
-        api_quality,
-        health,
-        hardcoded_tokens,
-        data_handling,
-        monitoring,
-    ) = tokio::join!(
-        guarded(CheckId::Auth, options, || intercom::auth(ctx)),
-        guarded(CheckId::Workspace, options, || intercom::workspace(ctx)),
-        guarded(CheckId::EnvSeparation, options, || secrets::env_separation(ctx)),
-        guarded(CheckId::SecretStorage, options, || secrets::secret_storage(ctx)),
-        guarded(CheckId::RateHeadroom, options, || intercom::rate_headroom(ctx)),
-        guarded(CheckId::StatusPage, options, || service::status_page(ctx)),
-        guarded(CheckId::WebhookEndpoint, options, || webhook::webhook_endpoint(ctx)),
-        guarded(CheckId::ApiQuality, options, || async { service::api_quality(ctx) }),
-        guarded(CheckId::Health, options, || service::health(ctx)),
-        guarded(CheckId::HardcodedTokens, options, || secrets::hardcoded_tokens(ctx)),
-        guarded(CheckId::DataHandling, options, || async { service::data_handling(ctx) }),
-        guarded(CheckId::Monitoring, options, || async { service::monitoring(ctx) }),
-    );
-    vec![
-        auth,
-        workspace,
-        env_separation,
-        secret_storage,
-        rate_headroom,
-        status_page,
-        webhook_endpoint,
-        api_quality,
-        health,
-        hardcoded_tokens,
-        data_handling,
-        monitoring,
-    ]
+    join_in_order!(
+        auth = guarded(CheckId::Auth, options, || intercom::auth(ctx)),
+        workspace = guarded(CheckId::Workspace, options, || intercom::workspace(ctx)),
+        env_separation = guarded(CheckId::EnvSeparation, options, || secrets::env_separation(ctx)),
+        secret_storage = guarded(CheckId::SecretStorage, options, || secrets::secret_storage(ctx)),
+        rate_headroom = guarded(CheckId::RateHeadroom, options, || intercom::rate_headroom(ctx)),
+        status_page = guarded(CheckId::StatusPage, options, || service::status_page(ctx)),
+        webhook_endpoint = guarded(CheckId::WebhookEndpoint, options, || webhook::webhook_endpoint(ctx)),
+        api_quality = guarded(CheckId::ApiQuality, options, || async { service::api_quality(ctx) }),
+        health = guarded(CheckId::Health, options, || service::health(ctx)),
+        hardcoded_tokens = guarded(CheckId::HardcodedTokens, options, || secrets::hardcoded_tokens(ctx)),
+        data_handling = guarded(CheckId::DataHandling, options, || async { service::data_handling(ctx) }),
+        monitoring = guarded(CheckId::Monitoring, options, || async { service::monitoring(ctx) }),
+    )
 }

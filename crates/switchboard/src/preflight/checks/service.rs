@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use super::{Check, describe};
-use crate::logging::Redactor;
+use crate::logging::{BUILTIN_KEYS, Redactor};
 use crate::preflight::context::Context;
 use crate::preflight::{CheckId, CheckResult};
 
@@ -159,19 +159,7 @@ pub(super) fn data_handling(ctx: &Context) -> CheckResult {
     let extra = &ctx.config.logging.redact_keys;
     let redactor = Redactor::new(extra);
     // Probed rather than listed: this is what the service's logger will actually mask.
-    let probes = [
-        "email",
-        "name",
-        "phone",
-        "token",
-        "access_token",
-        "authorization",
-        "password",
-        "secret",
-        "client_secret",
-        "api_key",
-    ];
-    let masked: Vec<&str> = probes.iter().copied().filter(|k| redactor.is_sensitive_key(k)).collect();
+    let masked: Vec<&str> = BUILTIN_KEYS.iter().copied().filter(|k| redactor.is_sensitive_key(k)).collect();
     let free_text =
         redactor.redact("jane.doe@example.com +1 415 555 0100") != "jane.doe@example.com +1 415 555 0100";
     let pii_masked = ["email", "name", "phone"].iter().all(|k| redactor.is_sensitive_key(k));
