@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use switchboard_clock::SharedClock;
 use tokio::sync::Notify;
 
 use crate::secrets::Secret;
@@ -31,6 +32,8 @@ pub struct AdminState {
     pub key: Option<Secret>,
     /// Wakes the dispatcher after a replay.
     pub wake: Arc<Notify>,
+    /// When a replayed dead letter is due (now, on the service's clock).
+    pub clock: SharedClock,
 }
 
 /// The `/admin` routes, every one behind the bearer key.
@@ -111,7 +114,7 @@ async fn replay(State(state): State<AdminState>, body: Option<Json<ReplayRequest
         id: request.id,
         limit: None,
     };
-    match state.store.replay(now_millis(), filter).await {
+    match state.store.replay(now_millis(state.clock.as_ref()), filter).await {
         Ok(replayed) => {
             state.wake.notify_one();
             tracing::info!(replayed, "dead letters replayed through the admin API");

@@ -1,8 +1,7 @@
 //! `serve --sandbox`: Switchboard with nothing installed, against an in-process Intercom simulator.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use intercom_sim::{SimConfig, Simulator};
+use switchboard_clock::Clock;
 
 use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
@@ -56,7 +55,8 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
             &sim_url,
             &credentials.app_id,
             &credentials.token,
-            &credentials.client_secret
+            &credentials.client_secret,
+            app.clock().as_ref(),
         )
     );
     tracing::info!(listen = %app.local_addr(), simulator = %sim_url, "sandbox is serving");
@@ -74,9 +74,11 @@ fn banner(
     app_id: &str,
     token: &str,
     client_secret: &str,
+    clock: &dyn Clock,
 ) -> String {
     let webhook_url = format!("{gateway}{}", config.webhooks.path);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Created on the service's own clock, so the ingress's age check accepts it.
+    let now = clock.now_secs();
     let body = serde_json::json!({
         "type": "notification_event",
         "app_id": app_id,

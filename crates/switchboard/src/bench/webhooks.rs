@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use rand::Rng;
+use switchboard_clock::Clock;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::webhooks::signature;
@@ -130,8 +131,8 @@ pub fn sample_notification(id: &str, created_at: u64, n: u64) -> String {
     )
 }
 
-/// Runs the load and returns what was measured.
-pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError> {
+/// Runs the load and returns what was measured; notifications are created at `clock`'s now.
+pub async fn run(args: &WebhooksBenchArgs, clock: &dyn Clock) -> Result<WebhooksReport, BenchError> {
     if args.rate == 0 || args.concurrency == 0 || args.duration.is_zero() {
         return Err(BenchError::Usage("--rate, --concurrency and --duration must be more than zero".into()));
     }
@@ -156,7 +157,7 @@ pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError>
     let tally =
         Arc::new(Mutex::new(Tally { latencies_us: Vec::with_capacity(total as usize), ..Tally::default() }));
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created_at = clock.now_secs();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut unique = 0u64;
