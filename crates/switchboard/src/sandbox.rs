@@ -7,7 +7,7 @@ use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
 use crate::secrets::{Secret, SecretRef};
 use crate::startup::{self, Application};
-use crate::webhooks::signature;
+use crate::webhooks::{Notification, SignedNotification};
 
 /// Contacts the sandbox's simulator starts with, so the API has something to show.
 const SANDBOX_CONTACTS: usize = 100;
@@ -78,23 +78,9 @@ fn banner(
 ) -> String {
     let webhook_url = format!("{gateway}{}", config.webhooks.path);
     // Created on the service's own clock, so the ingress's age check accepts it.
-    let now = clock.now_secs();
-    let body = serde_json::json!({
-        "type": "notification_event",
-        "app_id": app_id,
-        "id": format!("notif_{}", uuid::Uuid::new_v4()),
-        "topic": "ping",
-        "data": { "type": "notification_event_data", "item": { "type": "ping", "message": "Hello from the sandbox" } },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string();
-    let signature = signature::sign(client_secret.as_bytes(), body.as_bytes());
+    let SignedNotification { body, signature } = Notification::new(app_id, "ping", clock)
+        .item(serde_json::json!({ "type": "ping", "message": "Hello from the sandbox" }))
+        .signed(client_secret.as_bytes());
     format!(
         "\nSwitchboard sandbox is running. Nothing here reaches Intercom: the API is a local simulator.\n\n\
          \x20 Gateway     {gateway}\n\

@@ -16,6 +16,7 @@ use switchboard::clock::{Clock, SharedClock, SystemClock};
 use switchboard::config::{Config, ConfigLoader, Overrides};
 use switchboard::startup::Application;
 use switchboard::store::Store;
+use switchboard::webhooks::Notification;
 use tokio::sync::{Notify, oneshot};
 
 /// The client secret every test app signs with.
@@ -220,26 +221,13 @@ pub fn notification(id: &str, topic: &str) -> String {
 
 /// [`notification`] created at `clock`'s now, for tests that move time.
 pub fn notification_on(id: &str, topic: &str, clock: &dyn Clock) -> String {
-    let now = clock.now_secs();
-    serde_json::json!({
-        "type": "notification_event",
-        "app_id": "a86dr8yl",
-        "id": id,
-        "topic": topic,
-        "data": {
-            "type": "notification_event_data",
-            "item": { "type": "contact", "id": "65f642bf674b9af4e9e46dd1", "external_id": "ext-42",
-                      "email": "jane.doe@example.com", "name": "Jane Doe" }
-        },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string()
+    Notification::new("a86dr8yl", topic, clock)
+        .id(id)
+        .item(serde_json::json!({
+            "type": "contact", "id": "65f642bf674b9af4e9e46dd1", "external_id": "ext-42",
+            "email": "jane.doe@example.com", "name": "Jane Doe"
+        }))
+        .to_json()
 }
 
 /// Posts `body` signed with `secret` to `url`.

@@ -15,7 +15,7 @@ use super::{Check, describe};
 use crate::config::Environment;
 use crate::preflight::context::Context;
 use crate::preflight::{CheckId, CheckResult};
-use crate::webhooks::sign;
+use crate::webhooks::{Notification, sign};
 
 /// Intercom gives up on a webhook after 5 s.
 const INTERCOM_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,25 +24,9 @@ const USER_AGENT: &str = "intercom-parrot-service-client/1.0";
 
 /// A `ping` notification as Intercom sends it, with a fresh id and `created_at` now on `clock`.
 fn ping(app_id: &str, clock: &dyn Clock) -> String {
-    let now = clock.now_secs();
-    json!({
-        "type": "notification_event",
-        "app_id": app_id,
-        "id": format!("notif_{}", uuid::Uuid::new_v4()),
-        "topic": "ping",
-        "data": {
-            "type": "notification_event_data",
-            "item": { "type": "ping", "message": "switchboard preflight: checking the webhook endpoint" }
-        },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string()
+    Notification::new(app_id, "ping", clock)
+        .item(json!({ "type": "ping", "message": "switchboard preflight: checking the webhook endpoint" }))
+        .to_json()
 }
 
 /// What one POST got.
