@@ -612,8 +612,10 @@ impl Client {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        // An HTTP-date Retry-After counts from when the answer arrived, on the client's clock.
+        let answered_at = self.inner.clock.now();
         let error_for_retry_after =
-            |headers: &HeaderMap| Error::from_response(status, headers, b"").retry_after();
+            |headers: &HeaderMap| Error::from_response(status, headers, b"", answered_at).retry_after();
         let feedback = Feedback {
             status: Some(status),
             rate_limit: RateLimit::from_headers(&headers),
@@ -626,7 +628,7 @@ impl Client {
         if (200..300).contains(&status) {
             (Ok(RawResponse { status, headers, body }), feedback)
         } else {
-            (Err(Error::from_response(status, &headers, &body)), feedback)
+            (Err(Error::from_response(status, &headers, &body, answered_at)), feedback)
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 
@@ -165,8 +165,8 @@ impl Error {
         Self { inner: Arc::new(inner) }
     }
 
-    /// Classifies a non-2xx answer.
-    pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8]) -> Self {
+    /// Classifies a non-2xx answer received at `now` (what an HTTP-date `Retry-After` is counted from).
+    pub(crate) fn from_response(status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
         let list: ErrorList = serde_json::from_slice(body).unwrap_or_default();
         let codes: Vec<&str> = list.errors.iter().map(|e| e.code.as_str()).collect();
         let has = |c: &str| codes.contains(&c);
@@ -197,7 +197,7 @@ impl Error {
             i.status = Some(status);
             i.request_id = request_id;
             i.rate_limit = RateLimit::from_headers(headers);
-            i.retry_after = retry_after(headers);
+            i.retry_after = retry_after(headers, now);
             i.merged_into = merged_into;
             i.existing_id = existing_id;
             i.errors = list.errors;
@@ -473,15 +473,14 @@ fn describe_transport(e: &reqwest::Error) -> String {
     if cause.is_empty() { what.to_string() } else { format!("{what}: {cause}") }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` as seconds or an HTTP date (a wait until then, counted from `now`).
+fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let raw = headers.get("retry-after")?.to_str().ok()?.trim();
     if let Ok(secs) = raw.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc2822).ok()?;
-    let now = time::OffsetDateTime::now_utc();
-    let secs = (at - now).whole_milliseconds().max(0) as u64;
+    let secs = (at - time::OffsetDateTime::from(now)).whole_milliseconds().max(0) as u64;
     Some(Duration::from_millis(secs))
 }
 
@@ -555,7 +554,7 @@ mod tests {
     fn merged_contact_names_the_canonical_id() {
         let h = headers(&[("link", "</contacts/6571abc>; rel=\"canonical\"")]);
         let body = br#"{"type":"error.list","request_id":"r1","errors":[{"code":"contact_merged","message":"Contact was merged"}]}"#;
-        let e = Error::from_response(410, &h, body);
+        let e = Error::from_response(410, &h, body, SystemTime::UNIX_EPOCH);
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(e.merged_into(), Some("6571abc"));
         assert_eq!(e.request_id(), Some("r1"));
@@ -565,21 +564,21 @@ mod tests {
     fn display_appends_the_ids_it_knows_in_order() {
         let h = headers(&[("link", "</contacts/6571abc>; rel=\"canonical\"")]);
         let body = br#"{"type":"error.list","request_id":"r1","errors":[{"code":"contact_merged","message":"Contact was merged"}]}"#;
-        let shown = Error::from_response(410, &h, body).to_string();
+        let shown = Error::from_response(410, &h, body, SystemTime::UNIX_EPOCH).to_string();
         assert!(
             shown.contains("; contact_merged: Contact was merged; merged into 6571abc; request_id r1 ("),
             "{shown}"
         );
         let body =
             br#"{"type":"error.list","errors":[{"code":"conflict","message":"exists with id=65f0aa"}]}"#;
-        let shown = Error::from_response(409, &HeaderMap::new(), body).to_string();
+        let shown = Error::from_response(409, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH).to_string();
         assert!(shown.contains("; conflict: exists with id=65f0aa; existing id 65f0aa ("), "{shown}");
     }
 
     #[test]
     fn conflict_names_the_existing_contact() {
         let body = br#"{"type":"error.list","errors":[{"code":"conflict","message":"A contact matching those details already exists with id=65f0aa"}]}"#;
-        let e = Error::from_response(409, &HeaderMap::new(), body);
+        let e = Error::from_response(409, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH);
         assert_eq!(e.kind(), ErrorKind::Conflict);
         assert_eq!(e.existing_id(), Some("65f0aa"));
     }
@@ -592,7 +591,8 @@ mod tests {
             ("x-ratelimit-reset", "1700000010"),
         ]);
         let body = br#"{"type":"error.list","errors":[{"code":"parameter_invalid","message":"'jane@example.com' is not a valid email address","field":"email"}]}"#;
-        let e = Error::from_response(400, &h, body).with_request("POST", "/contacts", 1);
+        let e =
+            Error::from_response(400, &h, body, SystemTime::UNIX_EPOCH).with_request("POST", "/contacts", 1);
         let shown = e.to_string();
         assert!(!shown.contains("jane@example.com"), "{shown}");
         assert!(shown.contains("POST /contacts") && shown.contains("[field email]"), "{shown}");
@@ -601,22 +601,29 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(retry_after(&headers(&[("retry-after", "7")])), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")])),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+    fn retry_after_reads_seconds_and_dates_counted_from_the_time_of_the_answer() {
+        // Wed, 21 Oct 2015 07:27:00 GMT
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_420);
+        let at = |value: &str| retry_after(&headers(&[("retry-after", value)]), now);
+        assert_eq!(at("7"), Some(Duration::from_secs(7)));
+        assert_eq!(at("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::from_secs(60)));
+        assert_eq!(at("Wed, 21 Oct 2015 07:26:00 GMT"), Some(Duration::ZERO), "a date in the past: no wait");
+        assert_eq!(at("soon"), None);
     }
 
     #[test]
     fn token_codes_mean_unauthorized_and_html_bodies_still_classify() {
         let body = br#"{"type":"error.list","errors":[{"code":"token_revoked"}]}"#;
-        assert_eq!(Error::from_response(403, &HeaderMap::new(), body).kind(), ErrorKind::Unauthorized);
-        let e = Error::from_response(502, &HeaderMap::new(), b"<html>Bad Gateway</html>");
+        assert_eq!(
+            Error::from_response(403, &HeaderMap::new(), body, SystemTime::UNIX_EPOCH).kind(),
+            ErrorKind::Unauthorized
+        );
+        let e =
+            Error::from_response(502, &HeaderMap::new(), b"<html>Bad Gateway</html>", SystemTime::UNIX_EPOCH);
         assert_eq!(e.kind(), ErrorKind::Server);
         assert!(e.is_transient() && !e.provably_not_applied());
-        assert!(Error::from_response(503, &HeaderMap::new(), b"").provably_not_applied());
+        assert!(
+            Error::from_response(503, &HeaderMap::new(), b"", SystemTime::UNIX_EPOCH).provably_not_applied()
+        );
     }
 }

@@ -70,7 +70,6 @@
 pub mod attributes;
 pub mod cache;
 pub mod client;
-pub mod clock;
 pub mod error;
 pub mod models;
 pub mod pacer;
@@ -91,4 +90,6 @@ pub use pacer::{Pacer, PacerConfig, Permit, WindowPacer};
 pub use pagination::ItemStream;
 pub use region::Region;
 pub use retry::{Idempotency, RetryPolicy};
+/// Time for the pacer and the retry loop: the workspace's one clock, so tests drive time by hand.
+pub use switchboard_clock as clock;
 pub use token::{StaticToken, TokenSource};

@@ -116,7 +116,7 @@ mod tests {
         for (k, v) in headers {
             h.insert(*k, HeaderValue::from_str(v).expect("valid"));
         }
-        Error::from_response(status, &h, b"")
+        Error::from_response(status, &h, b"", std::time::SystemTime::UNIX_EPOCH)
     }
 
     #[test]

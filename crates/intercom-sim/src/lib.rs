@@ -24,7 +24,6 @@ pub mod admins;
 pub mod api;
 pub mod bench;
 pub mod cli;
-pub mod clock;
 pub mod companies;
 pub mod config;
 pub mod contacts;
@@ -63,6 +62,10 @@ pub use faults::FaultSpec;
 pub use state::AppCredentials;
 pub use stats::StatsSnapshot;
 pub use statuspage::Indicator;
+/// Time for everything time-dependent in the simulator (rate-limit windows, scroll expiry,
+/// timestamps, webhook retry timing): the workspace's one clock, shared with the client without
+/// either crate depending on the other.
+pub use switchboard_clock as clock;
 pub use webhooks::{DeliveryEvent, DeliveryOutcome, SubscriptionView};
 
 use control::Control;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use switchboard_clock::SharedClock;
 use tokio::sync::Notify;
 
 use crate::http_error::{ErrorCode, HttpError};
@@ -33,6 +34,8 @@ pub struct AdminState {
     pub key: Option<Secret>,
     /// Wakes the dispatcher after a replay.
     pub wake: Arc<Notify>,
+    /// When a replayed dead letter is due (now, on the service's clock).
+    pub clock: SharedClock,
 }
 
 /// The `/admin` routes, every one behind the bearer key.
@@ -135,7 +138,8 @@ async fn replay(
         id: request.id,
         limit: None,
     };
-    let replayed = state.store.replay(now_millis(), filter).await.map_err(store_unavailable)?;
+    let replayed =
+        state.store.replay(now_millis(state.clock.as_ref()), filter).await.map_err(store_unavailable)?;
     state.wake.notify_one();
     tracing::info!(replayed, "dead letters replayed through the admin API");
     Ok(Json(json!({ "replayed": replayed })))

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use switchboard_clock::SystemClock;
 
 use crate::bench::{self, webhooks::WebhooksBenchArgs};
 use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
@@ -158,7 +159,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
         Command::Config(ConfigCommand::Check) => config_check(cli.config, cli.log_format).await,
-        Command::Bench(BenchCommand::Webhooks(args)) => match bench::webhooks::run(&args).await {
+        Command::Bench(BenchCommand::Webhooks(args)) => match bench::webhooks::run(&args, &SystemClock).await
+        {
             Ok(report) => {
                 bench::webhooks::print(&report);
                 ExitCode::SUCCESS

@@ -3,6 +3,7 @@
 //! `delivery.poll_interval`).
 
 use clap::{Args, Subcommand, ValueEnum};
+use switchboard_clock::SystemClock;
 
 use crate::config::Config;
 use crate::store::{self, DeadLetterFilter, Millis, StoreError, now_millis};
@@ -78,7 +79,8 @@ pub fn parse_since(text: &str) -> Result<Millis, String> {
         return Ok((at.unix_timestamp_nanos() / 1_000_000) as i64);
     }
     match humantime::parse_duration(text) {
-        Ok(ago) => Ok(now_millis() - ago.as_millis() as i64),
+        // A command line's "now" is the moment it runs: the system clock.
+        Ok(ago) => Ok(now_millis(&SystemClock) - ago.as_millis() as i64),
         Err(_) => {
             Err(format!("{text:?} is neither an RFC 3339 time (2026-11-27T10:00:00Z) nor a duration (2h)"))
         }
@@ -137,7 +139,8 @@ pub async fn run_dlq(config: &Config, command: DlqCommand) -> Result<String, Sto
                 id: args.id,
                 limit: None,
             };
-            let replayed = store.replay(now_millis(), filter).await?;
+            // The service shares this store and reads the system clock too: replayed means due now.
+            let replayed = store.replay(now_millis(&SystemClock), filter).await?;
             match (args.id, replayed) {
                 (Some(id), 0) => format!("no dead letter with id {id}; see `switchboard dlq list`"),
                 _ => format!("{replayed} dead letter(s) queued for delivery again"),

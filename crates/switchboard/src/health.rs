@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use parking_lot::RwLock;
 use serde::Serialize;
 use serde_json::json;
+use switchboard_clock::SharedClock;
 use tokio::sync::{Mutex, watch};
 
 use crate::http_error::{ErrorCode, HttpError};
@@ -138,12 +139,26 @@ pub struct Health {
     probe_interval: Duration,
     cache: Mutex<Option<(Instant, IntercomHealth)>>,
     status_page: Arc<RwLock<Option<StatusPageReading>>>,
+    clock: SharedClock,
 }
 
 impl Health {
-    /// Health of `intercom` and `store`, with probes cached for `probe_interval`.
-    pub fn new(intercom: Intercom, store: Arc<dyn Store>, probe_interval: Duration) -> Self {
-        Health { intercom, store, probe_interval, cache: Mutex::new(None), status_page: Arc::default() }
+    /// Health of `intercom` and `store`, with probes cached for `probe_interval`; queue ages and
+    /// the report's timestamp are read from `clock`.
+    pub fn new(
+        intercom: Intercom,
+        store: Arc<dyn Store>,
+        probe_interval: Duration,
+        clock: SharedClock,
+    ) -> Self {
+        Health {
+            intercom,
+            store,
+            probe_interval,
+            cache: Mutex::new(None),
+            status_page: Arc::default(),
+            clock,
+        }
     }
 
     /// Where the status page monitor writes its readings.
@@ -252,7 +267,7 @@ impl Health {
             Err(_) => json!({ "error": "the store did not report its queue within 2s" }),
             Ok(Err(e)) => json!({ "error": e.to_string() }),
             Ok(Ok(stats)) => {
-                let now = crate::store::now_millis();
+                let now = crate::store::now_millis(self.clock.as_ref());
                 let disabled = self.store.disabled_destinations().await.unwrap_or_default();
                 json!({
                     "queueDepth": stats.pending,
@@ -272,7 +287,7 @@ impl Health {
                 "webhooks": webhooks,
                 "statusPage": status_page,
             },
-            "timestamp": time::OffsetDateTime::now_utc()
+            "timestamp": time::OffsetDateTime::from(self.clock.now())
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
         });

@@ -21,3 +21,6 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;
+
+/// The clock the service reads time from ([`startup::Application::build_with`] takes one).
+pub use switchboard_clock as clock;

@@ -1,14 +1,13 @@
 //! `serve --sandbox`: Switchboard with nothing installed, against an in-process Intercom simulator.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use intercom_sim::{SimConfig, Simulator};
+use switchboard_clock::Clock;
 
 use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
 use crate::secrets::{Secret, SecretRef, SecretSlot};
 use crate::startup::{self, Application};
-use crate::webhooks::signature;
+use crate::webhooks::{Notification, SignedNotification};
 
 /// Contacts the sandbox's simulator starts with, so the API has something to show.
 const SANDBOX_CONTACTS: usize = 100;
@@ -59,7 +58,8 @@ pub async fn run(mut config: Config) -> Result<(), ServeError> {
             &sim_url,
             &credentials.app_id,
             &credentials.token,
-            &credentials.client_secret
+            &credentials.client_secret,
+            app.clock().as_ref(),
         )
     );
     tracing::info!(listen = %app.local_addr(), simulator = %sim_url, "sandbox is serving");
@@ -77,25 +77,13 @@ fn banner(
     app_id: &str,
     token: &str,
     client_secret: &str,
+    clock: &dyn Clock,
 ) -> String {
     let webhook_url = format!("{gateway}{}", config.webhooks.path);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let body = serde_json::json!({
-        "type": "notification_event",
-        "app_id": app_id,
-        "id": format!("notif_{}", uuid::Uuid::new_v4()),
-        "topic": "ping",
-        "data": { "type": "notification_event_data", "item": { "type": "ping", "message": "Hello from the sandbox" } },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string();
-    let signature = signature::sign(client_secret.as_bytes(), body.as_bytes());
+    // Created on the service's own clock, so the ingress's age check accepts it.
+    let SignedNotification { body, signature } = Notification::new(app_id, "ping", clock)
+        .item(serde_json::json!({ "type": "ping", "message": "Hello from the sandbox" }))
+        .signed(client_secret.as_bytes());
     format!(
         "\nSwitchboard sandbox is running. Nothing here reaches Intercom: the API is a local simulator.\n\n\
          \x20 Gateway     {gateway}\n\

@@ -7,10 +7,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_clock::{Clock, MonotonicClock, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -23,7 +24,7 @@ use crate::health::{self, Health, Readiness};
 use crate::http_error;
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Store, StoreError, now_millis};
 use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
 
 /// How often delivered events past `store.retention` are purged.
@@ -79,11 +80,37 @@ pub struct Application {
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     health: Arc<Health>,
     alerts: AlertEngine,
+    clock: SharedClock,
 }
 
 impl Application {
-    /// Opens the store, binds `config.server.listen` and assembles routes and workers.
+    /// Opens the store, binds `config.server.listen` and assembles routes and workers, on the
+    /// system clock.
     pub async fn build(config: &Config, secrets: LoadedSecrets) -> Result<Self, StartupError> {
+        // Everything compared with other machines or shared with other processes (notification
+        // ages, store timestamps and leases the CLI also reads) follows the wall clock; the alert
+        // engine measures windows, which an NTP step must not shrink or stretch, so it gets a clock
+        // anchored to the monotonic one.
+        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new())).await
+    }
+
+    /// [`Application::build`] with every time-dependent part on `clock`: the ingress age check,
+    /// store timestamps and leases, delivery retries, the retention purge, health and alerts. Tests
+    /// pass a [`switchboard_clock::ManualClock`] to move time instead of waiting for it.
+    pub async fn build_with(
+        config: &Config,
+        secrets: LoadedSecrets,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
+        Self::assemble(config, secrets, clock.clone(), clock).await
+    }
+
+    async fn assemble(
+        config: &Config,
+        secrets: LoadedSecrets,
+        clock: SharedClock,
+        alert_clock: SharedClock,
+    ) -> Result<Self, StartupError> {
         // Load TLS first: a bad certificate should stop startup before anything else is opened.
         let tls = match &config.server.tls {
             Some(files) => Some(
@@ -117,7 +144,7 @@ impl Application {
             ack_deadline: config.webhooks.ack_deadline,
         };
         // No contact cache in the service yet (the gateway brings one); the hook is in `delivery::builtin`.
-        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone(), false);
+        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone(), false, clock.clone());
 
         let destinations = config
             .destinations
@@ -141,20 +168,23 @@ impl Application {
             Builtin::new(store.clone(), None),
             settings,
             wake.clone(),
+            clock.clone(),
         )?;
 
         let telemetry = crate::telemetry::install()?;
-        let alerts = AlertEngine::new(
-            config.alerts.clone(),
-            Arc::new(crate::alerts::SystemClock::new()),
-            telemetry.tap(),
-        )?
-        .with_channel_secrets(&secrets.alert_secrets);
+        let alerts = AlertEngine::new(config.alerts.clone(), alert_clock, telemetry.tap())?
+            .with_channel_secrets(&secrets.alert_secrets);
         let readiness = Readiness::new(store.clone());
         let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
-        let health = Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval));
+        let health =
+            Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval, clock.clone()));
         let webhooks = ingress::routes(&config.webhooks.path, ingress);
-        let admin = admin::router(AdminState { store: store.clone(), key: secrets.admin_key.clone(), wake });
+        let admin = admin::router(AdminState {
+            store: store.clone(),
+            key: secrets.admin_key.clone(),
+            wake,
+            clock: clock.clone(),
+        });
         let router = Router::new()
             .route("/livez", get(health::livez))
             .route("/readyz", get(health::readyz))
@@ -184,6 +214,7 @@ impl Application {
             tls,
             health,
             alerts,
+            clock,
         })
     }
 
@@ -196,6 +227,11 @@ impl Application {
     /// The store the service writes to.
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+
+    /// The clock the service reads wall time from (what notification ages are checked against).
+    pub fn clock(&self) -> SharedClock {
+        self.clock.clone()
     }
 
     /// Serves until `shutdown` resolves, then drains and closes in order (see the module docs).
@@ -214,22 +250,24 @@ impl Application {
         let store = self.store.clone();
         let retention = self.config.store.retention;
         let mut purge_stop = stop_rx.clone();
+        let clock = self.clock.clone();
         background.spawn(async move {
             let mut ticker = tokio::time::interval(PURGE_EVERY);
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => purge(store.as_ref(), retention).await,
+                    _ = ticker.tick() => purge(store.as_ref(), retention, clock.as_ref()).await,
                     () = stopped(&mut purge_stop) => return,
                 }
             }
         });
         let store = self.store.clone();
         let mut gauges_stop = stop_rx.clone();
+        let clock = self.clock.clone();
         background.spawn(async move {
             let mut ticker = tokio::time::interval(QUEUE_GAUGES_EVERY);
             loop {
                 tokio::select! {
-                    _ = ticker.tick() => queue_gauges(store.as_ref()).await,
+                    _ = ticker.tick() => queue_gauges(store.as_ref(), clock.as_ref()).await,
                     () = stopped(&mut gauges_stop) => return,
                 }
             }
@@ -313,12 +351,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Publishes the queue's state as gauges: `webhook_queue_depth`, `webhook_oldest_pending_seconds`,
 /// `dead_letter_depth` and `disabled_destinations`.
-async fn queue_gauges(store: &dyn Store) {
+async fn queue_gauges(store: &dyn Store, clock: &dyn Clock) {
     match store.stats().await {
         Ok(stats) => {
             metrics::gauge!("webhook_queue_depth").set(stats.pending as f64);
             metrics::gauge!("dead_letter_depth").set(stats.dead as f64);
-            let now = crate::store::now_millis();
+            let now = now_millis(clock);
             let oldest = stats.oldest_pending_received_at.map(|at| (now - at).max(0) as f64 / 1000.0);
             metrics::gauge!("webhook_oldest_pending_seconds").set(oldest.unwrap_or(0.0));
         }
@@ -329,9 +367,9 @@ async fn queue_gauges(store: &dyn Store) {
     }
 }
 
-async fn purge(store: &dyn Store, retention: Duration) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let before = now.saturating_sub(retention).as_millis() as i64;
+async fn purge(store: &dyn Store, retention: Duration, clock: &dyn Clock) {
+    let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    let before = now_millis(clock).saturating_sub(retention).max(0);
     match store.purge_delivered(before).await {
         Ok(0) => {}
         Ok(purged) => tracing::info!(purged, "purged delivered events past store.retention"),

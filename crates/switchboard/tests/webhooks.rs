@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CLIENT_SECRET, ROTATED_SECRET, notification, post_signed, spawn_app};
+use common::{CLIENT_SECRET, ROTATED_SECRET, notification, notification_on, post_signed, spawn_app};
+use switchboard::clock::{ManualClock, SystemClock};
 use switchboard::store::{
     AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
     InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
@@ -65,6 +66,49 @@ async fn signatures_are_checked_on_the_raw_body_before_anything_is_stored() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn notifications_are_aged_and_stamped_on_the_services_clock() {
+    // Years away from the machine's own time: only the injected clock can make these ages come out
+    // right, and moving it replaces waiting a day.
+    const T0: u64 = 2_000_000_000;
+    let clock = ManualClock::at_secs(T0);
+    let app = common::spawn_app_on("", Arc::new(clock.clone())).await;
+    let max_age = app.config.webhooks.max_event_age;
+    let http = reqwest::Client::new();
+    let url = app.url("/webhooks/intercom");
+    let created_now = |id: &str| notification_on(id, "contact.user.created", &clock);
+    let (first, at_the_limit, too_late) =
+        (created_now("notif_first"), created_now("notif_at_limit"), created_now("notif_too_late"));
+
+    let response = post_signed(&http, &url, CLIENT_SECRET, &first).await;
+    assert_eq!(response.status(), 200);
+    let db = app.dir.path().join("data/switchboard.db");
+    let received_at: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT received_at FROM events WHERE notification_id = 'notif_first'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(received_at, (T0 * 1000) as i64, "received_at is stamped from the service's clock");
+
+    clock.advance(max_age);
+    let response = post_signed(&http, &url, CLIENT_SECRET, &at_the_limit).await;
+    assert_eq!(response.status(), 200, "exactly webhooks.max_event_age old is still accepted");
+
+    clock.advance(Duration::from_secs(1));
+    let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &too_late).await).await;
+    assert_eq!((status, code.as_str()), (400, "too_old"), "one second past webhooks.max_event_age");
+    assert!(
+        app.store.event("default", "notif_too_late").await.unwrap().is_none(),
+        "a refused one is not stored"
+    );
+
+    let fresh = created_now("notif_fresh");
+    assert_eq!(
+        post_signed(&http, &url, CLIENT_SECRET, &fresh).await.status(),
+        200,
+        "created now again: accepted"
+    );
+    app.stop().await;
+}
 #[tokio::test]
 async fn both_secrets_are_accepted_during_a_rotation() {
     let dir = tempfile::tempdir().unwrap();
@@ -241,6 +285,7 @@ async fn ingress_over(store: BrokenStore) -> String {
         },
         Arc::new(tokio::sync::Notify::new()),
         false,
+        Arc::new(SystemClock),
     );
     let router = switchboard::http_error::with_request_ids(ingress::routes("/webhooks/intercom", ingress));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

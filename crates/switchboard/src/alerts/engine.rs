@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
+use switchboard_clock::SharedClock;
 
-use super::clock::Clock;
 use super::notify::{AlertEvent, EventKind, Notifier};
 use super::rules::{Expr, RuleParams, Severity};
 use super::settings::AlertSettings;
@@ -106,7 +106,7 @@ struct State {
 struct Inner {
     settings: AlertSettings,
     rules: Vec<RuleParams>,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     signals: Arc<Signals>,
     horizon: Duration,
     state: Mutex<State>,
@@ -121,10 +121,12 @@ pub struct AlertEngine {
 
 impl AlertEngine {
     /// An engine evaluating `settings` over what `tap` sees, on `clock`. Its first sample is
-    /// taken now, so counts from before it do not fire anything.
+    /// taken now, so counts from before it do not fire anything. In a service `clock` is a
+    /// [`switchboard_clock::MonotonicClock`]: windows are differences of two readings, which a
+    /// wall-clock step must not shrink or stretch.
     pub fn new(
         settings: AlertSettings,
-        clock: Arc<dyn Clock>,
+        clock: SharedClock,
         tap: &AlertTapLayer,
     ) -> Result<Self, AlertsError> {
         let rules: Vec<RuleParams> = if settings.enabled {
@@ -149,7 +151,7 @@ impl AlertEngine {
             slots: vec![slot; rules.len()],
             evaluated_at: None,
         };
-        let notifier = Notifier::new(&settings).map_err(AlertsError::Http)?;
+        let notifier = Notifier::new(&settings, clock.clone()).map_err(AlertsError::Http)?;
         Ok(AlertEngine {
             inner: Arc::new(Inner {
                 settings,

@@ -23,7 +23,7 @@
 //! use switchboard::{alerts, telemetry};
 //!
 //! let telemetry = telemetry::install()?; // once per process; later calls return the same one
-//! let engine = alerts::AlertEngine::new(settings, Arc::new(alerts::SystemClock::new()), telemetry.tap())?
+//! let engine = alerts::AlertEngine::new(settings, Arc::new(alerts::MonotonicClock::new()), telemetry.tap())?
 //!     .with_channel_secrets(&secrets); // the secrets of `AlertSettings::secret_refs()`
 //! let routes = axum::Router::new()
 //!     .merge(telemetry::metrics_router(telemetry.handle()))
@@ -36,7 +36,6 @@
 //! that process, as Prometheus would. Tests that need isolation build their own tap and recorder
 //! ([`crate::telemetry::build_recorder`]) and set it with `metrics::set_default_local_recorder`.
 
-mod clock;
 mod engine;
 mod export;
 mod notify;
@@ -51,13 +50,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AlertEngine, AlertState, AlertStatus, AlertsError, AlertsView};
 pub use export::{export_prometheus, rule_metrics};
 pub use rules::{RuleId, RuleParams, Severity};
 pub use settings::{
     AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, MAX_WINDOW, NotifySettings, RuleOverride,
 };
+pub use switchboard_clock::{Clock, ManualClock, MonotonicClock, SharedClock};
 pub use tap::{AlertTap, AlertTapLayer};
 
 /// `GET /alerts`: every enabled rule with its state (see [`AlertsView`]).

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
+use switchboard_clock::{Clock, SharedClock};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -218,6 +219,8 @@ impl Channel {
 pub(crate) struct Notifier {
     channels: Vec<Arc<Channel>>,
     client: reqwest::Client,
+    /// The engine's clock, for the signature timestamp (one clock for an event and its signing).
+    clock: SharedClock,
 }
 
 /// Why one send failed.
@@ -240,7 +243,7 @@ impl Workers {
 }
 
 impl Notifier {
-    pub fn new(settings: &AlertSettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &AlertSettings, clock: SharedClock) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(settings.notify.timeout)
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -262,7 +265,7 @@ impl Notifier {
                 })
             })
             .collect();
-        Ok(Notifier { channels, client })
+        Ok(Notifier { channels, client, clock })
     }
 
     pub fn set_secrets(&self, secrets: &[Secret]) {
@@ -297,13 +300,18 @@ impl Notifier {
     pub fn spawn_workers(&self, settings: AlertSettings) -> Workers {
         let mut set = JoinSet::new();
         for channel in &self.channels {
-            set.spawn(work(channel.clone(), self.client.clone(), settings.notify.clone()));
+            set.spawn(work(
+                channel.clone(),
+                self.client.clone(),
+                self.clock.clone(),
+                settings.notify.clone(),
+            ));
         }
         Workers(set)
     }
 }
 
-async fn work(channel: Arc<Channel>, client: reqwest::Client, settings: NotifySettings) {
+async fn work(channel: Arc<Channel>, client: reqwest::Client, clock: SharedClock, settings: NotifySettings) {
     let mut backoff = settings.backoff;
     loop {
         let Some((id, event)) = channel.front() else {
@@ -312,7 +320,7 @@ async fn work(channel: Arc<Channel>, client: reqwest::Client, settings: NotifySe
             channel.wake.notified().await;
             continue;
         };
-        match send(&channel, &client, &event).await {
+        match send(&channel, &client, clock.as_ref(), &event).await {
             Ok(()) => {
                 channel.remove(id);
                 backoff = settings.backoff;
@@ -340,7 +348,12 @@ async fn work(channel: Arc<Channel>, client: reqwest::Client, settings: NotifySe
     }
 }
 
-async fn send(channel: &Channel, client: &reqwest::Client, event: &AlertEvent) -> Result<(), SendError> {
+async fn send(
+    channel: &Channel,
+    client: &reqwest::Client,
+    clock: &dyn Clock,
+    event: &AlertEvent,
+) -> Result<(), SendError> {
     let secret = channel.secret.lock().unwrap_or_else(PoisonError::into_inner).clone();
     let kind = channel.settings.kind;
     let needs_secret = channel.settings.secret.is_some();
@@ -368,7 +381,7 @@ async fn send(channel: &Channel, client: &reqwest::Client, event: &AlertEvent) -
     match (kind, &secret) {
         (ChannelKind::Webhook, Some(secret)) => {
             let id = format!("alert_{}_{}", event.rule.id.key(), super::unix_millis(event.at));
-            let timestamp = super::unix_millis(SystemTime::now()) / 1000;
+            let timestamp = i64::try_from(clock.now_secs()).unwrap_or(i64::MAX);
             let key = secret.with_value(signing::signing_key);
             request = request
                 .header("webhook-id", id.clone())

@@ -6,13 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use rand::Rng;
+use serde_json::value::RawValue;
+use switchboard_clock::Clock;
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::webhooks::signature;
+use crate::webhooks::{Notification, SignedNotification};
 
 /// `switchboard bench webhooks`
 #[derive(Debug, Clone, Args)]
@@ -100,15 +102,27 @@ struct Tally {
     errors: BTreeMap<String, u64>,
 }
 
-/// A realistic `contact.user.created` notification (about 1.5 KB) with a fresh id. Built from a
-/// template rather than a JSON value so the generator spends its CPU on sending, not formatting.
-pub fn sample_notification(id: &str, created_at: u64, n: u64) -> String {
+/// The app id the benchmark's notifications claim to come from.
+const SAMPLE_APP_ID: &str = "a86dr8yl";
+
+/// The notification the benchmark sends about contact `n`: `contact.user.created` with a realistic
+/// contact (about 1.5 KB in all). Every notification of a run carries the run's `created_at`, so a
+/// repeat is byte-identical, as Intercom's retries are.
+pub fn sample_notification(clock: &dyn Clock, id: &str, n: u64, created_at: u64) -> Notification {
+    Notification::new(SAMPLE_APP_ID, "contact.user.created", clock)
+        .id(id)
+        .created_at(created_at)
+        .raw_item(sample_contact(n, created_at))
+}
+
+/// Contact `n` as Intercom's webhooks show it. Built from a template rather than a JSON value so the
+/// generator spends its CPU on sending, not formatting.
+fn sample_contact(n: u64, created_at: u64) -> Box<RawValue> {
     let contact_id = format!("{:024x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15) as u128);
-    format!(
+    let text = format!(
         concat!(
-            r#"{{"type":"notification_event","app_id":"a86dr8yl","id":"{id}","topic":"contact.user.created","#,
-            r#""data":{{"type":"notification_event_data","item":{{"type":"contact","id":"{cid}","#,
-            r#""workspace_id":"a86dr8yl","external_id":"user-{n}","role":"user","#,
+            r#"{{"type":"contact","id":"{cid}","#,
+            r#""workspace_id":"{app}","external_id":"user-{n}","role":"user","#,
             r#""email":"load.test.{n}@example.com","phone":null,"name":"Load Test {n}","avatar":null,"#,
             r#""owner_id":null,"social_profiles":{{"type":"list","data":[]}},"has_hard_bounced":false,"#,
             r#""marked_email_as_spam":false,"unsubscribed_from_emails":false,"created_at":{t},"#,
@@ -120,18 +134,20 @@ pub fn sample_notification(id: &str, created_at: u64, n: u64) -> String {
             r#""tags":{{"type":"list","data":[],"url":"/contacts/{cid}/tags","total_count":0,"has_more":false}},"#,
             r#""notes":{{"type":"list","data":[],"url":"/contacts/{cid}/notes","total_count":0,"has_more":false}},"#,
             r#""companies":{{"type":"list","data":[],"url":"/contacts/{cid}/companies","total_count":0,"#,
-            r#""has_more":false}}}}}},"links":{{}},"self":null,"delivery_status":"pending","delivery_attempts":1,"#,
-            r#""delivered_at":0,"first_sent_at":{t},"created_at":{t}}}"#
+            r#""has_more":false}}}}"#
         ),
-        id = id,
+        app = SAMPLE_APP_ID,
         cid = contact_id,
         n = n,
         t = created_at,
-    )
+    );
+    // The template above is JSON whatever the numbers in it (the tests parse it).
+    #[allow(clippy::expect_used)]
+    RawValue::from_string(text).expect("the contact template is JSON")
 }
 
-/// Runs the load and returns what was measured.
-pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError> {
+/// Runs the load and returns what was measured; notifications are created at `clock`'s now.
+pub async fn run(args: &WebhooksBenchArgs, clock: &dyn Clock) -> Result<WebhooksReport, BenchError> {
     if args.rate == 0 || args.concurrency == 0 || args.duration.is_zero() {
         return Err(BenchError::Usage("--rate, --concurrency and --duration must be more than zero".into()));
     }
@@ -156,7 +172,7 @@ pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError>
     let tally =
         Arc::new(Mutex::new(Tally { latencies_us: Vec::with_capacity(total as usize), ..Tally::default() }));
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let created_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let created_at = clock.now_secs();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut unique = 0u64;
@@ -168,8 +184,8 @@ pub async fn run(args: &WebhooksBenchArgs) -> Result<WebhooksReport, BenchError>
         if !repeat {
             unique += 1;
         }
-        let body = sample_notification(&format!("notif_{run_id}_{n}"), created_at, n);
-        let signature = signature::sign(&secret, body.as_bytes());
+        let SignedNotification { body, signature } =
+            sample_notification(clock, &format!("notif_{run_id}_{n}"), n, created_at).signed(&secret);
         let permit = slots.clone().acquire_owned().await.map_err(|e| BenchError::Usage(e.to_string()))?;
         let (client, url, tally) = (client.clone(), args.url.clone(), tally.clone());
         tasks.spawn(async move {
@@ -243,13 +259,19 @@ pub fn print(report: &WebhooksReport) {
 
 #[cfg(test)]
 mod tests {
+    use switchboard_clock::ManualClock;
+
     #[test]
-    fn the_sample_is_valid_json_with_its_id() {
-        let body = super::sample_notification("notif_x", 1_700_000_000, 7);
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(value["id"], "notif_x");
-        assert_eq!(value["topic"], "contact.user.created");
-        assert_eq!(value["data"]["item"]["external_id"], "user-7");
-        assert!(body.len() > 1000, "realistic size: {}", body.len());
+    fn the_sample_is_valid_json_with_its_id_and_the_runs_time() {
+        let clock = ManualClock::at_secs(1_800_000_000);
+        for n in [0, 7, u64::MAX] {
+            let body = super::sample_notification(&clock, "notif_x", n, 1_700_000_000).to_json();
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(value["id"], "notif_x");
+            assert_eq!(value["topic"], "contact.user.created");
+            assert_eq!(value["created_at"], 1_700_000_000);
+            assert_eq!(value["data"]["item"]["external_id"], format!("user-{n}"));
+            assert!(body.len() > 1000, "realistic size: {}", body.len());
+        }
     }
 }

@@ -12,8 +12,9 @@ pub mod signing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use switchboard_clock::SharedClock;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -21,7 +22,7 @@ pub use builtin::{Builtin, ContactCache};
 pub use schedule::RetrySchedule;
 
 use crate::secrets::Secret;
-use crate::store::{AttemptResult, ClaimedDelivery, Store, now_millis};
+use crate::store::{AttemptResult, ClaimedDelivery, Millis, Store, now_millis};
 use crate::webhooks::ingress::BUILTIN_DESTINATION;
 
 /// A configured HTTP destination.
@@ -65,16 +66,19 @@ struct DispatcherInner {
     settings: DispatchSettings,
     wake: Arc<Notify>,
     owner: String,
+    clock: SharedClock,
 }
 
 impl Dispatcher {
     /// A dispatcher delivering from `store` to `destinations`; `wake` is notified by the ingress.
+    /// Leases, retry times and `webhook-timestamp` are read from `clock`.
     pub fn new(
         store: Arc<dyn Store>,
         destinations: Vec<Destination>,
         builtin: Builtin,
         settings: DispatchSettings,
         wake: Arc<Notify>,
+        clock: SharedClock,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
@@ -91,6 +95,7 @@ impl Dispatcher {
                 settings,
                 wake,
                 owner,
+                clock,
             }),
         })
     }
@@ -114,18 +119,18 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let claimed =
-                match inner.store.claim(&inner.owner, now_millis(), inner.settings.lease, free).await {
-                    Ok(claimed) => claimed,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot claim deliveries; retrying");
-                        tokio::select! {
-                            () = tokio::time::sleep(inner.settings.poll_interval) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                        continue;
+            let claimed = match inner.store.claim(&inner.owner, self.now(), inner.settings.lease, free).await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "cannot claim deliveries; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(inner.settings.poll_interval) => {}
+                        _ = shutdown.changed() => {}
                     }
-                };
+                    continue;
+                }
+            };
             if claimed.is_empty() {
                 tokio::select! {
                     () = inner.wake.notified() => {}
@@ -142,7 +147,7 @@ impl Dispatcher {
                     if let Err(error) = this
                         .inner
                         .store
-                        .complete(&this.inner.owner, now_millis(), vec![(delivery.id, result)])
+                        .complete(&this.inner.owner, this.now(), vec![(delivery.id, result)])
                         .await
                     {
                         // The lease will expire and the delivery will be attempted again: at least once.
@@ -161,6 +166,11 @@ impl Dispatcher {
                 "deliveries still in flight at shutdown return to the queue when their leases expire"
             );
         }
+    }
+
+    /// The dispatcher's clock as store time.
+    fn now(&self) -> Millis {
+        now_millis(self.inner.clock.as_ref())
     }
 
     async fn attempt(&self, delivery: &ClaimedDelivery) -> AttemptResult {
@@ -206,12 +216,12 @@ impl Dispatcher {
                 );
                 if let Err(error) = inner
                     .store
-                    .set_destination_disabled(&delivery.destination, Some((now_millis(), reason.clone())))
+                    .set_destination_disabled(&delivery.destination, Some((self.now(), reason.clone())))
                     .await
                 {
                     tracing::error!(%error, "cannot record the disabled destination");
                 }
-                AttemptResult::Retry { at: now_millis(), status: Some(410), error: reason }
+                AttemptResult::Retry { at: self.now(), status: Some(410), error: reason }
             }
             Outcome::Failed { status, error, retry_after } => {
                 match inner.settings.schedule.next_delay(attempt_number, retry_after) {
@@ -222,7 +232,7 @@ impl Dispatcher {
                             retry_in = %humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)),
                             "delivery failed: {error}"
                         );
-                        AttemptResult::Retry { at: now_millis() + delay.as_millis() as i64, status, error }
+                        AttemptResult::Retry { at: self.now() + delay.as_millis() as i64, status, error }
                     }
                     None => {
                         tracing::error!(
@@ -243,7 +253,7 @@ impl Dispatcher {
     }
 
     async fn post(&self, destination: &Destination, delivery: &ClaimedDelivery) -> Outcome {
-        let timestamp = now_millis() / 1000;
+        let timestamp = self.now() / 1000;
         let mut request = self
             .inner
             .http
@@ -278,7 +288,7 @@ impl Dispatcher {
                     .headers()
                     .get("retry-after")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| schedule::parse_retry_after(v, SystemTime::now()));
+                    .and_then(|v| schedule::parse_retry_after(v, self.inner.clock.now()));
                 Outcome::Failed { status: Some(status), error: format!("HTTP {status}"), retry_after }
             }
             Err(error) => {

@@ -3,10 +3,12 @@
 //! an HTTP client for the endpoints preflight probes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use intercom_api::RateLimit;
 use intercom_api::models::admin::Me;
+use switchboard_clock::{SharedClock, SystemClock};
 use tokio::sync::OnceCell;
 
 use super::{PreflightError, PreflightOptions};
@@ -119,6 +121,8 @@ pub(crate) struct Context {
     /// For status page, webhook and health probes: no redirects followed (a redirect is a finding),
     /// `preflight.ca_cert` trusted.
     pub http: reqwest::Client,
+    /// What "now" is for the probes (a ping's `created_at`).
+    pub clock: SharedClock,
     intercom: Intercom,
     me: OnceCell<MeProbe>,
 }
@@ -180,6 +184,7 @@ impl Context {
             env_vars,
             source: options.source.clone(),
             http,
+            clock: options.clock.clone().unwrap_or_else(|| Arc::new(SystemClock)),
             intercom,
             me: OnceCell::new(),
         })

@@ -348,6 +348,8 @@ pub struct PreflightOptions {
     pub source: Option<PathBuf>,
     /// The `SWITCHBOARD_*` variables to apply; `None` reads the process environment.
     pub env_vars: Option<Vec<(String, String)>>,
+    /// The clock the probes read "now" from; `None` is the system clock.
+    pub clock: Option<switchboard_clock::SharedClock>,
 }
 
 impl PreflightOptions {
@@ -431,6 +433,7 @@ pub async fn run(config: Option<PathBuf>, args: PreflightArgs) -> u8 {
         skip: args.skip,
         source: args.source,
         env_vars: None,
+        clock: None,
     };
     match preflight(&options).await {
         Ok(report) => {

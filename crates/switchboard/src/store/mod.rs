@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use switchboard_clock::Clock;
 
 pub use sqlite::SqliteStore;
 
@@ -45,12 +46,10 @@ pub fn open_existing(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError>
 /// tests control it.
 pub type Millis = i64;
 
-/// The current time as [`Millis`] (the epoch on a clock set before 1970).
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+/// `clock`'s current time as [`Millis`].
+pub fn now_millis(clock: &dyn Clock) -> Millis {
+    // i64 milliseconds reach the year 292 million; saturate rather than wrap on a broken clock.
+    Millis::try_from(clock.now_millis()).unwrap_or(Millis::MAX)
 }
 
 /// An event to store.

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -16,13 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use switchboard_clock::SharedClock;
 use tokio::sync::Notify;
 
 use super::signature::{self, SignatureError};
 use super::topic::TopicPattern;
 use crate::http_error::{ErrorCode, HttpError};
 use crate::secrets::Secret;
-use crate::store::{InsertOutcome, NewEvent, Store};
+use crate::store::{self, InsertOutcome, NewEvent, Store};
 
 /// The name of the app served at the bare `webhooks.path`.
 pub const DEFAULT_APP: &str = "default";
@@ -66,11 +67,13 @@ struct IngressInner {
     ack_deadline: Duration,
     stored: Arc<Notify>,
     contact_cache: bool,
+    clock: SharedClock,
 }
 
 impl Ingress {
     /// An ingress for `apps` that stores into `store` and wakes `stored` after each new event.
     /// `contact_cache` says whether `contact.*` events must invalidate a local contact cache.
+    /// `clock` is what notification ages are checked against and `received_at` is stamped with.
     pub fn new(
         apps: Vec<IngressApp>,
         routes: Vec<Route>,
@@ -78,6 +81,7 @@ impl Ingress {
         limits: IngressLimits,
         stored: Arc<Notify>,
         contact_cache: bool,
+        clock: SharedClock,
     ) -> Self {
         Ingress {
             inner: Arc::new(IngressInner {
@@ -89,6 +93,7 @@ impl Ingress {
                 ack_deadline: limits.ack_deadline,
                 stored,
                 contact_cache,
+                clock,
             }),
         }
     }
@@ -211,9 +216,9 @@ async fn receive(
     if id.is_empty() || topic.is_empty() {
         return Err(refuse(ErrorCode::MissingFields, "the notification's \"id\" or \"topic\" is empty"));
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = store::now_millis(inner.clock.as_ref());
     if let Some(created_at) = envelope.created_at {
-        let age = (now.as_secs() as i64).saturating_sub(created_at);
+        let age = (now / 1000).saturating_sub(created_at);
         if age > inner.max_event_age.as_secs() as i64 {
             return Err(refuse(
                 ErrorCode::TooOld,
@@ -232,7 +237,7 @@ async fn receive(
         topic: topic.clone().into_owned(),
         destinations: ingress.destinations_for(&topic),
         created_at: envelope.created_at,
-        received_at: now.as_millis() as i64,
+        received_at: now,
         body: body.clone(),
     };
     let topic_label = metric_topic(&topic);

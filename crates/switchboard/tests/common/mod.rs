@@ -6,15 +6,17 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use switchboard::clock::{Clock, SharedClock, SystemClock};
 use switchboard::config::{Config, ConfigLoader, Overrides};
 use switchboard::startup::Application;
 use switchboard::store::Store;
+use switchboard::webhooks::Notification;
 use tokio::sync::{Notify, oneshot};
 
 /// The client secret every test app signs with.
@@ -180,11 +182,25 @@ pub async fn spawn_app(extra: &str) -> TestApp {
     spawn_in(dir, path).await
 }
 
+/// Starts the service with the config of [`write_config`] plus `extra`, on `clock`.
+pub async fn spawn_app_on(extra: &str, clock: SharedClock) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), extra);
+    start(dir, path, Some(clock)).await
+}
+
 /// Starts the service in `dir` with the config at `path`.
 pub async fn spawn_in(dir: tempfile::TempDir, path: PathBuf) -> TestApp {
+    start(dir, path, None).await
+}
+
+async fn start(dir: tempfile::TempDir, path: PathBuf, clock: Option<SharedClock>) -> TestApp {
     let config = ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap();
     let secrets = config.load_secrets().await.unwrap();
-    let app = Application::build(&config, secrets).await.unwrap();
+    let app = match clock {
+        Some(clock) => Application::build_with(&config, secrets, clock).await.unwrap(),
+        None => Application::build(&config, secrets).await.unwrap(),
+    };
     let addr = app.local_addr();
     let store = app.store();
     let (stop, stopped) = oneshot::channel();
@@ -198,28 +214,20 @@ pub async fn spawn_in(dir: tempfile::TempDir, path: PathBuf) -> TestApp {
     TestApp { addr, store, dir, config, stop: Some(stop), task: Some(task) }
 }
 
-/// A realistic notification envelope.
+/// A realistic notification envelope about a contact, created now.
 pub fn notification(id: &str, topic: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    serde_json::json!({
-        "type": "notification_event",
-        "app_id": "a86dr8yl",
-        "id": id,
-        "topic": topic,
-        "data": {
-            "type": "notification_event_data",
-            "item": { "type": "contact", "id": "65f642bf674b9af4e9e46dd1", "external_id": "ext-42",
-                      "email": "jane.doe@example.com", "name": "Jane Doe" }
-        },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string()
+    notification_on(id, topic, &SystemClock)
+}
+
+/// [`notification`] created at `clock`'s now, for tests that move time.
+pub fn notification_on(id: &str, topic: &str, clock: &dyn Clock) -> String {
+    Notification::new("a86dr8yl", topic, clock)
+        .id(id)
+        .item(serde_json::json!({
+            "type": "contact", "id": "65f642bf674b9af4e9e46dd1", "external_id": "ext-42",
+            "email": "jane.doe@example.com", "name": "Jane Doe"
+        }))
+        .to_json()
 }
 
 /// Posts `body` signed with `secret` to `url`.

@@ -5,43 +5,28 @@
 //! are both refused with 401; the signed one sent again is accepted again (Intercom delivers at least
 //! once) and, when the endpoint is Switchboard, reported as a duplicate.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde_json::json;
+use switchboard_clock::Clock;
 
 use super::{Check, describe};
 use crate::config::Environment;
 use crate::preflight::context::Context;
 use crate::preflight::{CheckId, CheckResult};
-use crate::webhooks::sign;
+use crate::webhooks::{Notification, sign};
 
 /// Intercom gives up on a webhook after 5 s.
 const INTERCOM_TIMEOUT: Duration = Duration::from_secs(5);
 /// The User-Agent Intercom's deliveries carry.
 const USER_AGENT: &str = "intercom-parrot-service-client/1.0";
 
-/// A `ping` notification as Intercom sends it, with a fresh id and `created_at` now.
-fn ping(app_id: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    json!({
-        "type": "notification_event",
-        "app_id": app_id,
-        "id": format!("notif_{}", uuid::Uuid::new_v4()),
-        "topic": "ping",
-        "data": {
-            "type": "notification_event_data",
-            "item": { "type": "ping", "message": "switchboard preflight: checking the webhook endpoint" }
-        },
-        "links": {},
-        "self": null,
-        "delivery_status": "pending",
-        "delivery_attempts": 1,
-        "delivered_at": 0,
-        "first_sent_at": now,
-        "created_at": now,
-    })
-    .to_string()
+/// A `ping` notification as Intercom sends it, with a fresh id and `created_at` now on `clock`.
+fn ping(app_id: &str, clock: &dyn Clock) -> String {
+    Notification::new(app_id, "ping", clock)
+        .item(json!({ "type": "ping", "message": "switchboard preflight: checking the webhook endpoint" }))
+        .to_json()
 }
 
 /// What one POST got.
@@ -161,7 +146,7 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
         return check.finish();
     };
     let app_id = ctx.config.intercom.expected_app_id.clone().unwrap_or_else(|| "preflight".into());
-    let body = ping(&app_id);
+    let body = ping(&app_id, ctx.clock.as_ref());
     let signature = secret.with_value(|key| sign(key.as_bytes(), body.as_bytes()));
     let within = format!("2xx within {} s", INTERCOM_TIMEOUT.as_secs());
     let first = post(ctx, &url, &body, Some(&signature)).await;
@@ -201,11 +186,11 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
         Err(e) => check.fail("signed ping", e.clone(), within.clone()),
     }
 
-    let unsigned = post(ctx, &url, &ping(&app_id), None).await;
+    let unsigned = post(ctx, &url, &ping(&app_id, ctx.clock.as_ref()), None).await;
     rejection(&mut check, "unsigned", unsigned);
     let mut wrong_key = [0u8; 32];
     rand::rng().fill(&mut wrong_key);
-    let forged = ping(&app_id);
+    let forged = ping(&app_id, ctx.clock.as_ref());
     let wrong_signature = sign(&wrong_key, forged.as_bytes());
     let wrongly_signed = post(ctx, &url, &forged, Some(&wrong_signature)).await;
     rejection(&mut check, "wrongly signed", wrongly_signed);
