@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod exit;
 pub mod dlq;
 pub mod health;
 pub mod intercom;

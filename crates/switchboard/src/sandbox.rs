@@ -4,10 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use intercom_sim::{SimConfig, Simulator};
 
-use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
 use crate::secrets::{Secret, SecretRef};
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, ServeError};
 use crate::webhooks::signature;
 
 /// Contacts the sandbox's simulator starts with, so the API has something to show.

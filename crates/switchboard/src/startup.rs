@@ -17,7 +17,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::admin::{self, AdminState};
 use crate::alerts::AlertEngine;
-use crate::config::{Config, LoadedSecrets, StoreUrl};
+use crate::config::{Config, ConfigError, LoadedSecrets, StoreUrl};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Health, Readiness};
 use crate::intercom::Intercom;
@@ -63,6 +63,33 @@ pub enum StartupError {
     /// Serving failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Why `serve` (configured or `--sandbox`) stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration or a secret is invalid (exit 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Startup or serving failed (exit 1).
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The in-process simulator failed to start (sandbox only).
+    #[error("the sandbox simulator failed to start: {0}")]
+    Simulator(String),
+}
+
+/// `switchboard serve`: resolves the secrets, builds the service and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let secrets = config.load_secrets().await?;
+    let app = Application::build(&config, secrets).await?;
+    tracing::info!(
+        listen = %app.local_addr(),
+        environment = %config.environment,
+        "switchboard is serving"
+    );
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
 }
 
 /// A bound, ready-to-run service.
