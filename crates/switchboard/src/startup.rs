@@ -1,4 +1,6 @@
-//! Builds the service from its configuration, binds it and runs it until shutdown.
+//! Builds the service from its configuration, binds it and runs it until shutdown; the one place
+//! that composes modules which must not know each other (the metrics recorder stack and the alert
+//! tap, the ingress and the delivery routing table).
 //!
 //! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
 //! requests finish (each either committed and answered 200, or answered 503), then stop the
@@ -6,23 +8,25 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::admin::{self, AdminState};
-use crate::alerts::AlertEngine;
+use crate::alerts::{AlertEngine, AlertTapLayer};
 use crate::config::{Config, ConfigError, LoadedSecrets, StoreUrl};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
 use crate::health::{self, Health, Readiness};
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{SqliteStore, Store, StoreError};
+use crate::telemetry::{self, TelemetryError};
 use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
 
 /// How often delivered events past `store.retention` are purged.
@@ -51,7 +55,7 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
     /// The metrics recorder could not be installed.
     #[error(transparent)]
-    Telemetry(#[from] crate::telemetry::TelemetryError),
+    Telemetry(#[from] TelemetryError),
     /// The alert engine could not be built.
     #[error(transparent)]
     Alerts(#[from] crate::alerts::AlertsError),
@@ -170,11 +174,11 @@ impl Application {
             wake.clone(),
         )?;
 
-        let telemetry = crate::telemetry::install()?;
+        let metrics = install_metrics()?;
         let alerts = AlertEngine::new(
             config.alerts.clone(),
             Arc::new(crate::alerts::SystemClock::new()),
-            telemetry.tap(),
+            metrics.tap(),
         )?
         .with_channel_secrets(&secrets.alert_secrets);
         let readiness = Readiness::new(store.clone());
@@ -188,7 +192,7 @@ impl Application {
             .with_state(readiness.clone())
             .route("/health", get(health::health).with_state(health.clone()))
             .merge(webhooks)
-            .merge(crate::telemetry::metrics_router(telemetry.handle()))
+            .merge(telemetry::metrics_router(metrics.handle()))
             .merge(crate::alerts::router(alerts.clone()))
             .nest("/admin", admin)
             // 5xx answers here are expected states (/health unhealthy, a webhook refused with 503), each
@@ -327,6 +331,45 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// The process's metrics pipeline, `PrefixLayer → AlertTapLayer → Prometheus`: the exporter's
+/// handle and the alert tap, shared by cheap clones.
+#[derive(Debug, Clone)]
+pub struct MetricsPipeline {
+    handle: PrometheusHandle,
+    tap: AlertTapLayer,
+}
+
+impl MetricsPipeline {
+    /// The Prometheus handle, for [`telemetry::metrics_router`].
+    pub fn handle(&self) -> PrometheusHandle {
+        self.handle.clone()
+    }
+
+    /// The alert tap the recorder feeds, for [`AlertEngine::new`].
+    pub fn tap(&self) -> &AlertTapLayer {
+        &self.tap
+    }
+}
+
+static INSTALLED: Mutex<Option<MetricsPipeline>> = Mutex::new(None);
+
+/// Installs the process-wide recorder with the alert tap in it, once: later calls return the first
+/// installation, so tests that start several services in one process share one pipeline (metrics
+/// are process-wide). Here, because `telemetry` builds the stack and `alerts` owns the tap, and
+/// neither may know the other.
+pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pipeline) = installed.as_ref() {
+        return Ok(pipeline.clone());
+    }
+    let tap = AlertTapLayer::new();
+    let (recorder, handle) = telemetry::build_recorder(&tap);
+    telemetry::install_global(recorder, &handle)?;
+    let pipeline = MetricsPipeline { handle, tap };
+    *installed = Some(pipeline.clone());
+    Ok(pipeline)
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

@@ -1,18 +1,20 @@
 //! The metrics pipeline: one process-wide `metrics` recorder that exports Prometheus text at
 //! `GET /metrics` and feeds the built-in alerts.
 //!
-//! Code records unprefixed names through the `metrics` macros (`webhooks_ingested_total`, and the
-//! `intercom-api` client's `intercom_api_*`). The recorder is a stack of metrics-util layers:
+//! Code records unprefixed names through the `metrics` macros, always by a [`names`] constant
+//! (`webhooks_ingested_total`, and the `intercom-api` client's `intercom_api_*`, whose constants
+//! that crate exports). The recorder is a stack of metrics-util layers:
 //!
 //! ```text
-//! metrics::counter!(..) → PrefixLayer("switchboard") → AlertTapLayer → PrometheusRecorder
+//! metrics::counter!(..) → PrefixLayer("switchboard") → <a layer in between> → PrometheusRecorder
 //! ```
 //!
-//! so every exported name starts with `switchboard_`, and the alert engine sees exactly what
-//! Prometheus sees. [`METRICS`] lists every metric with its type, labels and meaning;
-//! `docs/metrics.md` documents the same list and a test keeps the two in step.
+//! so every exported name starts with `switchboard_`. This module builds the stack around any
+//! layer ([`build_recorder`]) and knows nothing of what sits in between: `startup` puts the alert
+//! tap there (`startup::install_metrics`), so the alert engine sees exactly what Prometheus sees.
+//! [`METRICS`] lists every metric with its type, labels and meaning; `docs/metrics.md` documents
+//! the same list and a test keeps the two in step.
 
-use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -22,10 +24,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics::Recorder;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use metrics_util::layers::{PrefixLayer, Stack};
-
-use crate::alerts::AlertTapLayer;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_util::layers::{Layer, PrefixLayer, Stack};
 
 /// What every exported metric name starts with (`switchboard_`).
 pub const PREFIX: &str = "switchboard";
@@ -264,41 +264,37 @@ pub enum TelemetryError {
     /// Something else installed a global `metrics` recorder first.
     #[error(
         "another metrics recorder is already installed in this process; install switchboard's \
-         (telemetry::install) before anything records a metric"
+         (startup::install_metrics) before anything records a metric"
     )]
     ForeignRecorder,
 }
 
-/// The installed pipeline: the exporter's handle and the alert tap, shared by cheap clones.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    handle: PrometheusHandle,
-    tap: AlertTapLayer,
+/// Builds the layered recorder `PrefixLayer → between → Prometheus` without installing it, with
+/// the handle that renders what it recorded. Tests use it with `metrics::set_default_local_recorder`
+/// for a pipeline of their own.
+pub fn build_recorder<L>(between: &L) -> (impl Recorder + Send + Sync + 'static, PrometheusHandle)
+where
+    L: Layer<PrometheusRecorder>,
+    L::Output: Recorder + Send + Sync + 'static,
+{
+    // `set_buckets` only fails on an empty list; ours is a non-empty constant.
+    let builder = PrometheusBuilder::new();
+    let builder = match builder.set_buckets(SECONDS_BUCKETS) {
+        Ok(with_buckets) => with_buckets,
+        Err(_) => PrometheusBuilder::new(),
+    };
+    let prometheus = builder.build_recorder();
+    let handle = prometheus.handle();
+    let stack = Stack::new(between.layer(prometheus)).push(PrefixLayer::new(PREFIX));
+    (stack, handle)
 }
 
-impl Telemetry {
-    /// The Prometheus handle, for [`metrics_router`].
-    pub fn handle(&self) -> PrometheusHandle {
-        self.handle.clone()
-    }
-
-    /// The alert tap the recorder feeds, for `AlertEngine::new`.
-    pub fn tap(&self) -> &AlertTapLayer {
-        &self.tap
-    }
-}
-
-static INSTALLED: Mutex<Option<Telemetry>> = Mutex::new(None);
-
-/// Installs the process-wide recorder, once: later calls return the first installation, so tests
-/// that start several services in one process share one pipeline (metrics are process-wide).
-pub fn install() -> Result<Telemetry, TelemetryError> {
-    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(telemetry) = installed.as_ref() {
-        return Ok(telemetry.clone());
-    }
-    let tap = AlertTapLayer::new();
-    let (recorder, handle) = build_recorder(&tap);
+/// Installs `recorder` as the process-wide one, registers every metric's `# HELP` and keeps
+/// `handle`'s histograms folded. A process can do this once; the caller keeps the result.
+pub fn install_global(
+    recorder: impl Recorder + Send + Sync + 'static,
+    handle: &PrometheusHandle,
+) -> Result<(), TelemetryError> {
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::ForeignRecorder)?;
     describe_all();
     let upkeep = handle.clone();
@@ -314,24 +310,7 @@ pub fn install() -> Result<Telemetry, TelemetryError> {
         // between scrapes, so this is worth a warning, not a failed start.
         tracing::warn!(%error, "cannot start the metrics upkeep thread; histograms are folded at scrape time");
     }
-    let telemetry = Telemetry { handle, tap };
-    *installed = Some(telemetry.clone());
-    Ok(telemetry)
-}
-
-/// Builds the layered recorder without installing it (tests use it with
-/// `metrics::set_default_local_recorder`), with the handle that renders what it recorded.
-pub fn build_recorder(tap: &AlertTapLayer) -> (impl Recorder + Send + Sync + 'static, PrometheusHandle) {
-    // `set_buckets` only fails on an empty list; ours is a non-empty constant.
-    let builder = PrometheusBuilder::new();
-    let builder = match builder.set_buckets(SECONDS_BUCKETS) {
-        Ok(with_buckets) => with_buckets,
-        Err(_) => PrometheusBuilder::new(),
-    };
-    let prometheus = builder.build_recorder();
-    let handle = prometheus.handle();
-    let stack = Stack::new(prometheus).push(tap.clone()).push(PrefixLayer::new(PREFIX));
-    (stack, handle)
+    Ok(())
 }
 
 /// Registers the `# HELP` text of every metric with the current recorder.
@@ -361,10 +340,20 @@ async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
 mod tests {
     use super::*;
 
+    /// A layer that adds nothing, for the stack without the alert tap.
+    struct PassThrough;
+
+    impl<R> Layer<R> for PassThrough {
+        type Output = R;
+
+        fn layer(&self, inner: R) -> R {
+            inner
+        }
+    }
+
     #[test]
     fn names_are_prefixed_and_histograms_have_buckets() {
-        let tap = AlertTapLayer::new();
-        let (recorder, handle) = build_recorder(&tap);
+        let (recorder, handle) = build_recorder(&PassThrough);
         metrics::with_local_recorder(&recorder, || {
             describe_all();
             metrics::counter!("webhooks_ingested_total", "topic" => "contact.created", "result" => "stored")
