@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::AlertSettings;
 use crate::logging::LogFormat;
 use crate::secrets::{Fingerprint, Secret, SecretKind, SecretRef};
-use crate::webhooks::TopicPattern;
+use crate::delivery::TopicPattern;
 
 /// The config file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "switchboard.toml";

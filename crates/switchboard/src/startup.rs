@@ -21,13 +21,13 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use crate::admin::{self, AdminState};
 use crate::alerts::{AlertEngine, AlertTapLayer};
 use crate::config::{Config, ConfigError, LoadedSecrets, StoreUrl};
-use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
+use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule, Route, Routing};
 use crate::health::{self, Health, Readiness};
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{SqliteStore, Store, StoreError};
 use crate::telemetry::{self, TelemetryError};
-use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
+use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits};
 
 /// How often delivered events past `store.retention` are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -137,18 +137,19 @@ impl Application {
                 .iter()
                 .map(|(name, s)| IngressApp { name: name.clone(), client_secrets: s.clone() }),
         );
-        let routes = config
-            .destinations
-            .iter()
-            .map(|d| Route { destination: d.name.clone(), topics: d.topics.clone() })
-            .collect();
+        let routing = Routing::new(
+            config
+                .destinations
+                .iter()
+                .map(|d| Route { destination: d.name.clone(), topics: d.topics.clone() })
+                .collect(),
+        );
         let limits = IngressLimits {
             max_body: config.webhooks.max_body,
             max_event_age: config.webhooks.max_event_age,
             ack_deadline: config.webhooks.ack_deadline,
         };
-        // No contact cache in the service yet (the gateway brings one); the hook is in `delivery::builtin`.
-        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone(), false);
+        let ingress = Ingress::new(apps, routing, store.clone(), limits, wake.clone());
 
         let destinations = config
             .destinations
@@ -169,7 +170,7 @@ impl Application {
         let dispatcher = Dispatcher::new(
             store.clone(),
             destinations,
-            Builtin::new(store.clone(), None),
+            Builtin::new(store.clone()),
             settings,
             wake.clone(),
         )?;

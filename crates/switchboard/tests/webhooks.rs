@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{CLIENT_SECRET, ROTATED_SECRET, notification, post_signed, spawn_app};
+use switchboard::delivery::Routing;
 use switchboard::store::{
     AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
     InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
@@ -232,7 +233,7 @@ async fn ingress_over(store: BrokenStore) -> String {
     let secret = switchboard::secrets::Secret::generated("webhooks.client_secrets[0]", CLIENT_SECRET);
     let ingress = Ingress::new(
         vec![IngressApp { name: "default".into(), client_secrets: vec![secret] }],
-        Vec::new(),
+        Routing::default(),
         Arc::new(store),
         IngressLimits {
             max_body: 1 << 20,
@@ -240,7 +241,6 @@ async fn ingress_over(store: BrokenStore) -> String {
             ack_deadline: Duration::from_millis(200),
         },
         Arc::new(tokio::sync::Notify::new()),
-        false,
     );
     let router = ingress::routes("/webhooks/intercom", ingress);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -7,8 +7,10 @@
 //! notification id, also sent as `X-Intercom-Notification-Id`).
 
 pub mod builtin;
+pub mod routing;
 pub mod schedule;
 pub mod signing;
+pub mod topic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,12 +19,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-pub use builtin::{Builtin, ContactCache};
+pub use builtin::{BUILTIN_DESTINATION, Builtin};
+pub use routing::{Route, Routing};
 pub use schedule::RetrySchedule;
+pub use topic::{TopicPattern, TopicPatternError};
 
 use crate::secrets::Secret;
 use crate::store::{AttemptResult, ClaimedDelivery, Store, now_millis};
-use crate::webhooks::ingress::BUILTIN_DESTINATION;
 
 /// A configured HTTP destination.
 #[derive(Debug, Clone)]

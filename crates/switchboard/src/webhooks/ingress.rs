@@ -19,15 +19,12 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use super::signature;
-use super::topic::TopicPattern;
+use crate::delivery::Routing;
 use crate::secrets::Secret;
 use crate::store::{InsertOutcome, NewEvent, Store};
 
 /// The name of the app served at the bare `webhooks.path`.
 pub const DEFAULT_APP: &str = "default";
-/// Built-in handler deliveries: erasure records for `contact.deleted` and, when the service keeps
-/// a contact cache, its invalidation on every `contact.*` topic.
-pub const BUILTIN_DESTINATION: &str = "@builtin";
 
 /// One Intercom app accepted by the ingress.
 #[derive(Debug, Clone)]
@@ -36,15 +33,6 @@ pub struct IngressApp {
     pub name: String,
     /// Active client secrets (two during a rotation).
     pub client_secrets: Vec<Secret>,
-}
-
-/// A destination's topic filter, for fan-out at ingest.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// The destination's name.
-    pub destination: String,
-    /// The topics it receives.
-    pub topics: Vec<TopicPattern>,
 }
 
 /// What the ingress needs, shared by every request.
@@ -56,55 +44,35 @@ pub struct Ingress {
 #[derive(Debug)]
 struct IngressInner {
     apps: Vec<IngressApp>,
-    routes: Vec<Route>,
+    routing: Routing,
     store: Arc<dyn Store>,
     max_body: usize,
     max_event_age: Duration,
     ack_deadline: Duration,
     stored: Arc<Notify>,
-    contact_cache: bool,
 }
 
 impl Ingress {
-    /// An ingress for `apps` that stores into `store` and wakes `stored` after each new event.
-    /// `contact_cache` says whether `contact.*` events must invalidate a local contact cache.
+    /// An ingress for `apps` that stores into `store`, with the destinations `routing` names for
+    /// each event's topic, and wakes `stored` after each new event.
     pub fn new(
         apps: Vec<IngressApp>,
-        routes: Vec<Route>,
+        routing: Routing,
         store: Arc<dyn Store>,
         limits: IngressLimits,
         stored: Arc<Notify>,
-        contact_cache: bool,
     ) -> Self {
         Ingress {
             inner: Arc::new(IngressInner {
                 apps,
-                routes,
+                routing,
                 store,
                 max_body: limits.max_body,
                 max_event_age: limits.max_event_age,
                 ack_deadline: limits.ack_deadline,
                 stored,
-                contact_cache,
             }),
         }
-    }
-
-    /// The destinations an event of `topic` goes to.
-    pub fn destinations_for(&self, topic: &str) -> Vec<String> {
-        let mut destinations: Vec<String> = self
-            .inner
-            .routes
-            .iter()
-            .filter(|r| r.topics.iter().any(|p| p.matches(topic)))
-            .map(|r| r.destination.clone())
-            .collect();
-        // Queue built-in work only where there is some: a delivery that does nothing would still
-        // cost a claim and a completion on the store's single writer.
-        if topic == "contact.deleted" || (self.inner.contact_cache && topic.starts_with("contact.")) {
-            destinations.push(BUILTIN_DESTINATION.to_owned());
-        }
-        destinations
     }
 }
 
@@ -215,7 +183,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
         app: app.name.clone(),
         notification_id: id.into_owned(),
         topic: topic.clone().into_owned(),
-        destinations: ingress.destinations_for(&topic),
+        destinations: inner.routing.destinations_for(&topic),
         created_at: envelope.created_at,
         received_at: now.as_millis() as i64,
         body: body.clone(),

@@ -1,8 +1,7 @@
-//! Intercom webhook ingress: signature verification and topic routing.
+//! Intercom webhook ingress: signature verification, then the durable insert of each event with
+//! the destinations `delivery::Routing` names for its topic.
 
 pub mod ingress;
 pub mod signature;
-pub mod topic;
 
 pub use signature::{SignatureError, sign, verify};
-pub use topic::{TopicPattern, TopicPatternError};
