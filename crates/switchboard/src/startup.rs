@@ -26,7 +26,7 @@ use crate::health::{self, Health, Readiness};
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{SqliteStore, Store, StoreError};
-use crate::telemetry::{self, TelemetryError};
+use crate::telemetry::{self, TelemetryError, names};
 use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits};
 
 /// How often delivered events past `store.retention` are purged.
@@ -383,16 +383,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn queue_gauges(store: &dyn Store) {
     match store.stats().await {
         Ok(stats) => {
-            metrics::gauge!("webhook_queue_depth").set(stats.pending as f64);
-            metrics::gauge!("dead_letter_depth").set(stats.dead as f64);
+            metrics::gauge!(names::WEBHOOK_QUEUE_DEPTH).set(stats.pending as f64);
+            metrics::gauge!(names::DEAD_LETTER_DEPTH).set(stats.dead as f64);
             let now = crate::store::now_millis();
             let oldest = stats.oldest_pending_received_at.map(|at| (now - at).max(0) as f64 / 1000.0);
-            metrics::gauge!("webhook_oldest_pending_seconds").set(oldest.unwrap_or(0.0));
+            metrics::gauge!(names::WEBHOOK_OLDEST_PENDING_SECONDS).set(oldest.unwrap_or(0.0));
         }
         Err(error) => tracing::warn!(%error, "cannot read queue depths for metrics"),
     }
     if let Ok(disabled) = store.disabled_destinations().await {
-        metrics::gauge!("disabled_destinations").set(disabled.len() as f64);
+        metrics::gauge!(names::DISABLED_DESTINATIONS).set(disabled.len() as f64);
     }
 }
 

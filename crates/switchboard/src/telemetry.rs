@@ -80,40 +80,63 @@ impl MetricDoc {
     }
 }
 
-/// Names recorded by this crate (unprefixed), for code that records or matches them.
+/// Every metric name (unprefixed), for code that records or matches one: producers record by these
+/// constants and the alert rules compare against them, so a typo cannot silently disable an alert.
+/// The `intercom_api_*` names that the client records are `intercom_api::telemetry`'s constants.
 pub mod names {
-    /// `webhooks_ingested_total{topic,result}`
-    pub const WEBHOOKS_INGESTED: &str = "webhooks_ingested_total";
-    /// `webhooks_refused_total{reason}`
-    pub const WEBHOOKS_REFUSED: &str = "webhooks_refused_total";
-    /// `webhook_verification_failures_total{reason}`
-    pub const WEBHOOK_VERIFICATION_FAILURES: &str = "webhook_verification_failures_total";
-    /// `webhook_ack_seconds`
-    pub const WEBHOOK_ACK_SECONDS: &str = "webhook_ack_seconds";
-    /// `webhook_queue_depth`
-    pub const WEBHOOK_QUEUE_DEPTH: &str = "webhook_queue_depth";
-    /// `webhook_oldest_pending_seconds`
-    pub const WEBHOOK_OLDEST_PENDING_SECONDS: &str = "webhook_oldest_pending_seconds";
-    /// `delivery_attempts_total{destination,result}`
-    pub const DELIVERY_ATTEMPTS: &str = "delivery_attempts_total";
-    /// `delivery_seconds{destination}`
-    pub const DELIVERY_SECONDS: &str = "delivery_seconds";
-    /// `dead_letters_total{destination}`
-    pub const DEAD_LETTERS: &str = "dead_letters_total";
-    /// `dead_letter_depth`
-    pub const DEAD_LETTER_DEPTH: &str = "dead_letter_depth";
-    /// `disabled_destinations`
-    pub const DISABLED_DESTINATIONS: &str = "disabled_destinations";
-    /// `contact_cache_invalidations_total`
-    pub const CONTACT_CACHE_INVALIDATIONS: &str = "contact_cache_invalidations_total";
-    /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
-    pub const INTERCOM_STATUS_INDICATOR: &str = "intercom_status_indicator";
-    /// `intercom_api_rate_limit_limit`
-    pub const INTERCOM_RATE_LIMIT_LIMIT: &str = "intercom_api_rate_limit_limit";
-    /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
-    pub const INTERCOM_PACER_WAIT_SECONDS: &str = "intercom_api_pacer_wait_seconds";
-    /// `alert_active{alert,severity}`
-    pub const ALERT_ACTIVE: &str = "alert_active";
+    /// Defines each name once and [`ALL`] over them, so the list cannot miss one.
+    macro_rules! names {
+        ($($(#[doc = $doc:expr])* $name:ident = $value:expr;)*) => {
+            $($(#[doc = $doc])* pub const $name: &str = $value;)*
+            /// Every name above, in order.
+            pub const ALL: &[&str] = &[$($name),*];
+        };
+    }
+
+    names! {
+        /// `webhooks_ingested_total{topic,result}`
+        WEBHOOKS_INGESTED = "webhooks_ingested_total";
+        /// `webhooks_refused_total{reason}`
+        WEBHOOKS_REFUSED = "webhooks_refused_total";
+        /// `webhook_verification_failures_total{reason}`
+        WEBHOOK_VERIFICATION_FAILURES = "webhook_verification_failures_total";
+        /// `webhook_ack_seconds`
+        WEBHOOK_ACK_SECONDS = "webhook_ack_seconds";
+        /// `webhook_queue_depth`
+        WEBHOOK_QUEUE_DEPTH = "webhook_queue_depth";
+        /// `webhook_oldest_pending_seconds`
+        WEBHOOK_OLDEST_PENDING_SECONDS = "webhook_oldest_pending_seconds";
+        /// `delivery_attempts_total{destination,result}`
+        DELIVERY_ATTEMPTS = "delivery_attempts_total";
+        /// `delivery_seconds{destination}`
+        DELIVERY_SECONDS = "delivery_seconds";
+        /// `dead_letters_total{destination}`
+        DEAD_LETTERS = "dead_letters_total";
+        /// `dead_letter_depth`
+        DEAD_LETTER_DEPTH = "dead_letter_depth";
+        /// `disabled_destinations`
+        DISABLED_DESTINATIONS = "disabled_destinations";
+        /// `contact_cache_invalidations_total` (for the gateway's contact cache; nothing records it yet)
+        CONTACT_CACHE_INVALIDATIONS = "contact_cache_invalidations_total";
+        /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
+        INTERCOM_STATUS_INDICATOR = "intercom_status_indicator";
+        /// `intercom_api_requests_total{endpoint,method,status}` (recorded by the intercom-api client)
+        INTERCOM_REQUESTS = intercom_api::telemetry::REQUESTS;
+        /// `intercom_api_request_duration_seconds{endpoint,method}` (recorded by the intercom-api client)
+        INTERCOM_REQUEST_DURATION = intercom_api::telemetry::DURATION;
+        /// `intercom_api_retries_total{endpoint,method,reason}` (recorded by the intercom-api client)
+        INTERCOM_RETRIES = intercom_api::telemetry::RETRIES;
+        /// `intercom_api_rate_limit_remaining` (recorded by the intercom-api client)
+        INTERCOM_RATE_LIMIT_REMAINING = intercom_api::telemetry::RATE_LIMIT_REMAINING;
+        /// `intercom_api_rate_limit_limit` (recorded by the health probe)
+        INTERCOM_RATE_LIMIT_LIMIT = "intercom_api_rate_limit_limit";
+        /// `intercom_api_cache_total{cache,result}` (recorded by the intercom-api client)
+        INTERCOM_CACHE = intercom_api::telemetry::CACHE;
+        /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
+        INTERCOM_PACER_WAIT_SECONDS = intercom_api::telemetry::PACER_WAIT;
+        /// `alert_active{alert,severity}`
+        ALERT_ACTIVE = "alert_active";
+    }
 }
 
 /// Every metric the service exports, by its unprefixed name.
@@ -197,25 +220,25 @@ pub const METRICS: &[MetricDoc] = &[
         help: "Intercom's status page indicator: 0 none, 1 minor, 2 major, 3 critical, -1 unreadable.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::REQUESTS,
+        name: names::INTERCOM_REQUESTS,
         kind: MetricKind::Counter,
         labels: &["endpoint", "method", "status"],
         help: "Requests to Intercom's API by endpoint template, method and status (HTTP status, timeout, transport).",
     },
     MetricDoc {
-        name: intercom_api::telemetry::DURATION,
+        name: names::INTERCOM_REQUEST_DURATION,
         kind: MetricKind::Histogram,
         labels: &["endpoint", "method"],
         help: "Duration of one request attempt to Intercom's API.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::RETRIES,
+        name: names::INTERCOM_RETRIES,
         kind: MetricKind::Counter,
         labels: &["endpoint", "method", "reason"],
         help: "Retries of Intercom requests by reason (the HTTP status, or the error kind such as timeout).",
     },
     MetricDoc {
-        name: intercom_api::telemetry::RATE_LIMIT_REMAINING,
+        name: names::INTERCOM_RATE_LIMIT_REMAINING,
         kind: MetricKind::Gauge,
         labels: &[],
         help: "X-RateLimit-Remaining of Intercom's last answer.",
@@ -227,7 +250,7 @@ pub const METRICS: &[MetricDoc] = &[
         help: "X-RateLimit-Limit of Intercom's last answer.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::CACHE,
+        name: names::INTERCOM_CACHE,
         kind: MetricKind::Counter,
         labels: &["cache", "result"],
         help: "Client cache lookups by cache and result (hit, miss).",
@@ -356,9 +379,9 @@ mod tests {
         let (recorder, handle) = build_recorder(&PassThrough);
         metrics::with_local_recorder(&recorder, || {
             describe_all();
-            metrics::counter!("webhooks_ingested_total", "topic" => "contact.created", "result" => "stored")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => "contact.created", "result" => "stored")
                 .increment(2);
-            metrics::histogram!("intercom_api_request_duration_seconds", "endpoint" => "/me", "method" => "GET")
+            metrics::histogram!(names::INTERCOM_REQUEST_DURATION, "endpoint" => "/me", "method" => "GET")
                 .record(2.5);
         });
         let text = handle.render();
@@ -381,6 +404,17 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn every_name_is_documented_and_every_documented_metric_is_named() {
+        for name in names::ALL {
+            assert!(METRICS.iter().any(|m| m.name == *name), "{name} is in names but not in METRICS");
+        }
+        for metric in METRICS {
+            assert!(names::ALL.contains(&metric.name), "{} is in METRICS but not in names", metric.name);
+        }
+        assert_eq!(names::ALL.len(), METRICS.len(), "a name appears twice");
     }
 
     #[test]

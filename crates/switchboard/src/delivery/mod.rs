@@ -26,6 +26,7 @@ pub use topic::{TopicPattern, TopicPatternError};
 
 use crate::secrets::Secret;
 use crate::store::{AttemptResult, ClaimedDelivery, Store, now_millis};
+use crate::telemetry::names;
 
 /// A configured HTTP destination.
 #[derive(Debug, Clone)]
@@ -191,12 +192,12 @@ impl Dispatcher {
             return AttemptResult::Dead { status: None, error };
         };
         metrics::counter!(
-            "delivery_attempts_total",
+            names::DELIVERY_ATTEMPTS,
             "destination" => delivery.destination.clone(),
             "result" => label
         )
         .increment(1);
-        metrics::histogram!("delivery_seconds", "destination" => delivery.destination.clone())
+        metrics::histogram!(names::DELIVERY_SECONDS, "destination" => delivery.destination.clone())
             .record(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Delivered(status) => AttemptResult::Delivered { status },
@@ -234,7 +235,7 @@ impl Dispatcher {
                             "delivery dead-lettered after its last attempt: {error}"
                         );
                         metrics::counter!(
-                            "dead_letters_total",
+                            names::DEAD_LETTERS,
                             "destination" => delivery.destination.clone()
                         )
                         .increment(1);

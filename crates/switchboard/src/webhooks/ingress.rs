@@ -22,6 +22,7 @@ use super::signature;
 use crate::delivery::Routing;
 use crate::secrets::Secret;
 use crate::store::{InsertOutcome, NewEvent, Store};
+use crate::telemetry::names;
 
 /// The name of the app served at the bare `webhooks.path`.
 pub const DEFAULT_APP: &str = "default";
@@ -136,7 +137,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
     let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
         Ok(body) => body,
         Err(_) => {
-            metrics::counter!("webhooks_refused_total", "reason" => "too_large").increment(1);
+            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
@@ -146,7 +147,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
     };
     let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
-        metrics::counter!("webhook_verification_failures_total", "reason" => e.reason()).increment(1);
+        metrics::counter!(names::WEBHOOK_VERIFICATION_FAILURES, "reason" => e.reason()).increment(1);
         tracing::warn!(app = app_name, reason = e.reason(), "webhook refused: {e}");
         return error(
             StatusCode::UNAUTHORIZED,
@@ -196,23 +197,23 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
     let response = match outcome {
         Ok(Ok(InsertOutcome::Stored(_))) => {
             inner.stored.notify_one();
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "stored")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "stored")
                 .increment(1);
             (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response()
         }
         Ok(Ok(InsertOutcome::Duplicate)) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "duplicate")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "duplicate")
                 .increment(1);
             (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
         }
         Ok(Err(e)) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "store_error")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "store_error")
                 .increment(1);
             tracing::error!(error = %e, "webhook not stored; answering 503 so Intercom retries");
             unavailable("the event store failed; Intercom will retry")
         }
         Err(_) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "timeout")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "timeout")
                 .increment(1);
             tracing::error!(
                 deadline = %humantime::format_duration(inner.ack_deadline),
@@ -221,7 +222,7 @@ async fn receive(ingress: &Ingress, app_name: &str, headers: &HeaderMap, body: B
             unavailable("the event store did not commit in time; Intercom will retry")
         }
     };
-    metrics::histogram!("webhook_ack_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!(names::WEBHOOK_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -237,7 +238,7 @@ fn metric_topic(topic: &str) -> String {
 }
 
 fn refuse(code: &str, message: &str) -> Response {
-    metrics::counter!("webhooks_refused_total", "reason" => code.to_owned()).increment(1);
+    metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => code.to_owned()).increment(1);
     error(StatusCode::BAD_REQUEST, code, message)
 }
 
