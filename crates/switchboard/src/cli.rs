@@ -39,7 +39,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gateway: webhook ingress, health probes (and, as they land, delivery and the API gateway).
+    /// Run the gateway: webhook ingress and delivery, health probes, metrics and alerts.
     Serve(ServeArgs),
     /// Run the Intercom simulator: a stateful fake Intercom API with rate limits, faults and signed webhooks.
     Sim(intercom_sim::cli::SimArgs),
