@@ -18,9 +18,9 @@ use intercom_api::Region;
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertSettings;
+use crate::delivery::TopicPattern;
 use crate::logging::LogFormat;
 use crate::secrets::{Fingerprint, Secret, SecretKind, SecretRef};
-use crate::delivery::TopicPattern;
 
 /// The config file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "switchboard.toml";

@@ -11,8 +11,8 @@ use std::process::Output;
 
 use intercom_sim::{AppConfig, Indicator, SimConfig, SimHandle, Simulator, WorkspaceConfig};
 use serde_json::Value;
-use switchboard::preflight::{self, CheckId, PreflightOptions, Report, Status};
 use switchboard::exit::Exit;
+use switchboard::preflight::{self, CheckId, PreflightOptions, Report, Status};
 
 /// Credentials of the simulator's two workspaces.
 struct Sim {
