@@ -311,8 +311,7 @@ impl Pacer for WindowPacer {
                             let started = now;
                             self.shared.clock.sleep(Duration::from_secs_f64(wait / 1000.0)).await;
                             let waited = self.shared.clock.now_millis().saturating_sub(started);
-                            metrics::histogram!("intercom_api_pacer_wait_seconds")
-                                .record(waited as f64 / 1000.0);
+                            metrics::histogram!(crate::telemetry::PACER_WAIT).record(waited as f64 / 1000.0);
                         }
                         return self.permit(false);
                     }

@@ -1,5 +1,8 @@
 //! Metrics (through the `metrics` facade; the service installs an exporter) and endpoint templates.
 //!
+//! The name constants are the one definition of what this crate records: code here records by
+//! them, and a service that alerts or documents these metrics refers to them.
+//!
 //! Labels are low-cardinality and never carry ids: `endpoint` is a template such as
 //! `/contacts/{id}`, `method` the HTTP method, `status` the HTTP status or `timeout`/`transport`.
 
@@ -15,6 +18,8 @@ pub const RETRIES: &str = "intercom_api_retries_total";
 pub const RATE_LIMIT_REMAINING: &str = "intercom_api_rate_limit_remaining";
 /// Cache lookups: `intercom_api_cache_total{cache, result}` (`hit`, `miss`).
 pub const CACHE: &str = "intercom_api_cache_total";
+/// Time a request waited for the pacer: `intercom_api_pacer_wait_seconds`.
+pub const PACER_WAIT: &str = "intercom_api_pacer_wait_seconds";
 
 /// Records one attempt.
 pub(crate) fn attempt(endpoint: &str, method: &str, status: &str, latency: Duration, remaining: Option<u32>) {

@@ -6,6 +6,7 @@
 //! [`Api`] validate every response against its operation's response schema (with the documented
 //! real-behaviour exceptions of `openapi/exceptions.rs`), and ends by asserting that no response
 //! violated its schema and that each (operation, status) it is meant to cover was actually seen.
+#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 mod openapi;
 

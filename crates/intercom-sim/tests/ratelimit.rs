@@ -1,4 +1,5 @@
 //! Rate limits on the manual clock: exact 10-second windows, per app and per workspace, headers.
+#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Webhooks against a recording receiver: HEAD validation, envelope, signature, retry with
 //! `delivery_attempts: 2`, 410 disabling, 429 throttling, emit on demand, never blocking the API.
+#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 mod support;
 

@@ -6,17 +6,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use switchboard_clock::SystemClock;
 
+use url::Url;
+
 use crate::bench::{self, webhooks::WebhooksBenchArgs};
 use crate::config::{Config, ConfigError, ConfigLoader, Overrides};
 use crate::dlq::{self, DestinationsCommand, DlqCommand};
+use crate::exit::Exit;
 use crate::logging::{self, LogFormat};
 use crate::sandbox;
-use crate::startup::{self, Application, StartupError};
-
-/// Exit code for usage and configuration errors (clap uses the same for bad flags).
-pub const EXIT_CONFIG: u8 = 2;
-/// Exit code for failures at run time.
-pub const EXIT_FAILURE: u8 = 1;
+use crate::startup::{self, ServeError};
 
 /// Switchboard: a production gateway and toolkit for Intercom integrations.
 #[derive(Debug, Parser)]
@@ -41,7 +39,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gateway: webhook ingress, health probes (and, as they land, delivery and the API gateway).
+    /// Run the gateway: webhook ingress and delivery, health probes, metrics and alerts.
     Serve(ServeArgs),
     /// Run the Intercom simulator: a stateful fake Intercom API with rate limits, faults and signed webhooks.
     Sim(intercom_sim::cli::SimArgs),
@@ -103,10 +101,11 @@ pub enum BenchCommand {
 /// `switchboard health`
 #[derive(Debug, Args)]
 pub struct HealthArgs {
-    /// The health URL, like https://switchboard.internal/health. Default: /health on server.listen
-    /// of the configuration (127.0.0.1 when it listens on all interfaces; https when it terminates TLS).
+    /// The health URL, like https://switchboard.internal/health; a base URL without a path
+    /// (http://host:8080) probes its /health. Default: /health on server.listen of the configuration
+    /// (127.0.0.1 when it listens on all interfaces; https when it terminates TLS).
     #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
+    pub url: Option<Url>,
 }
 
 /// `switchboard serve`
@@ -138,7 +137,7 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return Exit::Failure.into();
         }
     };
     runtime.block_on(run(cli))
@@ -151,10 +150,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Sim(args) => {
             logging::init(cli.log_format.unwrap_or(LogFormat::Text), "info", &[]);
             match intercom_sim::cli::run(args).await {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) => Exit::Success.into(),
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::from(EXIT_FAILURE)
+                    Exit::Failure.into()
                 }
             }
         }
@@ -163,29 +162,29 @@ pub async fn run(cli: Cli) -> ExitCode {
         {
             Ok(report) => {
                 bench::webhooks::print(&report);
-                ExitCode::SUCCESS
+                Exit::Success.into()
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(EXIT_CONFIG)
+                Exit::Usage.into()
             }
         },
         Command::Bench(BenchCommand::Sink(args)) => match bench::sink::run(args).await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(()) => Exit::Success.into(),
             Err(e) => {
                 eprintln!("error: the sink cannot listen: {e}");
-                ExitCode::from(EXIT_FAILURE)
+                Exit::Failure.into()
             }
         },
         Command::Bench(BenchCommand::Pacing(args)) => match bench::pacing::run(args).await {
-            Ok(_) => ExitCode::SUCCESS,
+            Ok(_) => Exit::Success.into(),
             Err(e @ bench::pacing::PacingError::Args(_)) => {
                 eprintln!("error: {e}");
-                ExitCode::from(EXIT_CONFIG)
+                Exit::Usage.into()
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
+                Exit::Failure.into()
             }
         },
         Command::Health(args) => health_command(cli.config, args).await,
@@ -196,24 +195,24 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             print!("{}", crate::alerts::export_prometheus(&config.alerts));
-            ExitCode::SUCCESS
+            Exit::Success.into()
         }
         Command::Dlq(command) => {
             store_command(cli.config, |config| async move { dlq::run_dlq(&config, command).await }).await
         }
         // The scan walks files on its own threads; keep it off the async workers.
         Command::Scan(args) => match tokio::task::spawn_blocking(move || crate::scan::run(args)).await {
-            Ok(Ok(outcome)) => ExitCode::from(outcome.exit_code()),
+            Ok(Ok(outcome)) => outcome.exit_code().into(),
             Ok(Err(e)) => {
                 eprintln!("error: {e}");
-                ExitCode::from(crate::scan::EXIT_USAGE)
+                Exit::Usage.into()
             }
             Err(e) => {
                 eprintln!("error: the scan stopped unexpectedly: {e}");
-                ExitCode::from(EXIT_FAILURE)
+                Exit::Failure.into()
             }
         },
-        Command::Preflight(args) => ExitCode::from(crate::preflight::run(cli.config, args).await),
+        Command::Preflight(args) => crate::preflight::run(cli.config, args).await.into(),
         Command::Destinations(command) => {
             store_command(cli.config, |config| async move { dlq::run_destinations(&config, command).await })
                 .await
@@ -221,27 +220,35 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn health_command(file: Option<PathBuf>, args: HealthArgs) -> ExitCode {
-    let url = match args.url {
-        Some(url) => url,
-        None => {
-            let config = match load(file, Overrides::default()) {
-                Ok(config) => config,
-                Err(code) => return code,
-            };
-            let mut addr = config.server.listen;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            let scheme = if config.server.tls.is_some() { "https" } else { "http" };
-            format!("{scheme}://{addr}/health")
+/// The URL `switchboard health` probes: `--url` as given when it names a path, its `/health` when
+/// it is a bare base URL (what operators type for a service), else `/health` on `server.listen`.
+fn health_url(url: Option<Url>, file: Option<PathBuf>) -> Result<String, ExitCode> {
+    if let Some(mut url) = url {
+        // Special schemes (http, https) always parse with at least "/" as their path.
+        if url.path() == "/" {
+            url.set_path("/health");
         }
+        return Ok(url.into());
+    }
+    let config = load(file, Overrides::default())?;
+    let mut addr = config.server.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let scheme = if config.server.tls.is_some() { "https" } else { "http" };
+    Ok(format!("{scheme}://{addr}/health"))
+}
+
+async fn health_command(file: Option<PathBuf>, args: HealthArgs) -> ExitCode {
+    let url = match health_url(args.url, file) {
+        Ok(url) => url,
+        Err(code) => return code,
     };
     let http = match reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build() {
         Ok(http) => http,
         Err(e) => {
             eprintln!("error: cannot build an HTTP client: {e}");
-            return ExitCode::from(EXIT_FAILURE);
+            return Exit::Failure.into();
         }
     };
     match http.get(&url).send().await {
@@ -251,11 +258,11 @@ async fn health_command(file: Option<PathBuf>, args: HealthArgs) -> ExitCode {
                 Ok(body) => println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default()),
                 Err(e) => eprintln!("error: {url} did not answer JSON: {e}"),
             }
-            if healthy { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILURE) }
+            if healthy { Exit::Success.into() } else { Exit::Failure.into() }
         }
         Err(e) => {
             eprintln!("error: cannot reach {url}: {e}; is switchboard serve running there?");
-            ExitCode::from(EXIT_FAILURE)
+            Exit::Failure.into()
         }
     }
 }
@@ -272,11 +279,11 @@ where
     match run(config).await {
         Ok(output) => {
             println!("{output}");
-            ExitCode::SUCCESS
+            Exit::Success.into()
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
+            Exit::Failure.into()
         }
     }
 }
@@ -287,7 +294,7 @@ fn load(file: Option<PathBuf>, overrides: Overrides) -> Result<Config, ExitCode>
 
 fn config_failure(error: &ConfigError) -> ExitCode {
     eprintln!("error: {error}");
-    ExitCode::from(EXIT_CONFIG)
+    Exit::Usage.into()
 }
 
 async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> ExitCode {
@@ -308,7 +315,7 @@ async fn config_check(file: Option<PathBuf>, log_format: Option<LogFormat>) -> E
         println!("# warning: {warning}");
     }
     print!("{}", config.render(&secrets));
-    ExitCode::SUCCESS
+    Exit::Success.into()
 }
 
 async fn serve(file: Option<PathBuf>, log_format: Option<LogFormat>, args: ServeArgs) -> ExitCode {
@@ -318,40 +325,14 @@ async fn serve(file: Option<PathBuf>, log_format: Option<LogFormat>, args: Serve
         Err(code) => return code,
     };
     logging::init(config.logging.format, &config.logging.level, &config.logging.redact_keys);
-    let result = if args.sandbox { sandbox::run(config).await } else { serve_configured(config).await };
+    let result = if args.sandbox { sandbox::run(config).await } else { startup::serve(config).await };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Success.into(),
         Err(ServeError::Config(e)) => config_failure(&e),
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILURE)
+            Exit::Failure.into()
         }
     }
-}
-
-async fn serve_configured(config: Config) -> Result<(), ServeError> {
-    let secrets = config.load_secrets().await?;
-    let app = Application::build(&config, secrets).await?;
-    tracing::info!(
-        listen = %app.local_addr(),
-        environment = %config.environment,
-        "switchboard is serving"
-    );
-    app.run_until(startup::shutdown_signal()).await?;
-    Ok(())
-}
-
-/// Why `serve` stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The configuration or a secret is invalid (exit 2).
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Startup or serving failed (exit 1).
-    #[error(transparent)]
-    Startup(#[from] StartupError),
-    /// The in-process simulator failed to start (sandbox only).
-    #[error("the sandbox simulator failed to start: {0}")]
-    Simulator(String),
 }

@@ -21,6 +21,7 @@ use tokio::sync::{Mutex, watch};
 use crate::http_error::{ErrorCode, HttpError};
 use crate::intercom::{Intercom, Unavailable};
 use crate::store::Store;
+use crate::telemetry::names;
 
 /// How long `/readyz` and `/health` wait for the store before calling it unreachable.
 const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -214,7 +215,7 @@ impl Health {
                 if let Some(limit) = response.rate_limit() {
                     health.rate_limit_remaining = Some(limit.remaining);
                     health.rate_limit_limit = Some(limit.limit);
-                    metrics::gauge!("intercom_api_rate_limit_limit").set(f64::from(limit.limit));
+                    metrics::gauge!(names::INTERCOM_RATE_LIMIT_LIMIT).set(f64::from(limit.limit));
                 }
                 health.authenticated = true;
                 let me: Result<intercom_api::models::admin::Me, _> = serde_json::from_slice(&response.body);
@@ -331,7 +332,7 @@ pub async fn monitor_status_page(
             "critical" => 3.0,
             _ => -1.0,
         };
-        metrics::gauge!("intercom_status_indicator").set(level);
+        metrics::gauge!(names::INTERCOM_STATUS_INDICATOR).set(level);
         let changed = into.read().as_ref().map(|r| &r.indicator) != Some(&reading.indicator);
         if changed {
             match &reading.error {

@@ -1,8 +1,11 @@
 //! The service's one path to Intercom's API: the `intercom-api` client built from the
 //! configuration, with its token read live from the secret store, behind the kill switch.
 //!
-//! Every outbound call goes through [`Intercom::client`], which returns nothing when
+//! Both clients come only from here, and both are [`Unavailable::Disabled`] instead of a client when
 //! `intercom.enabled = false` (invariant 3: with the kill switch off, no request reaches Intercom).
+//! Today the only calls are the health probe's and preflight's `GET /me`, through
+//! [`Intercom::probe_client`]; [`Intercom::client`] (retries, the configured timeout, the pacer) is
+//! what the outbound gateway will call.
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dlq;
+pub mod exit;
 pub mod health;
 pub mod http_error;
 pub mod intercom;

@@ -3,10 +3,9 @@
 use intercom_sim::{SimConfig, Simulator};
 use switchboard_clock::Clock;
 
-use crate::cli::ServeError;
 use crate::config::{Config, ConfigError, ConfigIssue, Environment, IntercomEndpoint, LoadedSecrets};
 use crate::secrets::{Secret, SecretRef, SecretSlot};
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, ServeError};
 use crate::webhooks::{Notification, SignedNotification};
 
 /// Contacts the sandbox's simulator starts with, so the API has something to show.

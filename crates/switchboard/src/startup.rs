@@ -1,4 +1,6 @@
-//! Builds the service from its configuration, binds it and runs it until shutdown.
+//! Builds the service from its configuration, binds it and runs it until shutdown; the one place
+//! that composes modules which must not know each other (the metrics recorder stack and the alert
+//! tap, the ingress and the delivery routing table).
 //!
 //! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
 //! requests finish (each either committed and answered 200, or answered 503), then stop the
@@ -6,26 +8,28 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
 use switchboard_clock::{Clock, MonotonicClock, SharedClock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::admin::{self, AdminState};
-use crate::alerts::AlertEngine;
-use crate::config::{Config, LoadedSecrets};
-use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule};
+use crate::alerts::{AlertEngine, AlertTapLayer};
+use crate::config::{Config, ConfigError, LoadedSecrets};
+use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule, Route, Routing};
 use crate::health::{self, Health, Readiness};
 use crate::http_error;
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
 use crate::store::{self, Store, StoreError, now_millis};
-use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits, Route};
+use crate::telemetry::{self, TelemetryError, names};
+use crate::webhooks::ingress::{self, DEFAULT_APP, Ingress, IngressApp, IngressLimits};
 
 /// How often delivered events past `store.retention` are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
@@ -53,7 +57,7 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
     /// The metrics recorder could not be installed.
     #[error(transparent)]
-    Telemetry(#[from] crate::telemetry::TelemetryError),
+    Telemetry(#[from] TelemetryError),
     /// The alert engine could not be built.
     #[error(transparent)]
     Alerts(#[from] crate::alerts::AlertsError),
@@ -65,6 +69,33 @@ pub enum StartupError {
     /// Serving failed.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Why `serve` (configured or `--sandbox`) stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration or a secret is invalid (exit 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Startup or serving failed (exit 1).
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The in-process simulator failed to start (sandbox only).
+    #[error("the sandbox simulator failed to start: {0}")]
+    Simulator(String),
+}
+
+/// `switchboard serve`: resolves the secrets, builds the service and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let secrets = config.load_secrets().await?;
+    let app = Application::build(&config, secrets).await?;
+    tracing::info!(
+        listen = %app.local_addr(),
+        environment = %config.environment,
+        "switchboard is serving"
+    );
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
 }
 
 /// A bound, ready-to-run service.
@@ -133,18 +164,19 @@ impl Application {
                 .iter()
                 .map(|(name, s)| IngressApp { name: name.clone(), client_secrets: s.clone() }),
         );
-        let routes = config
-            .destinations
-            .iter()
-            .map(|d| Route { destination: d.name.clone(), topics: d.topics.clone() })
-            .collect();
+        let routing = Routing::new(
+            config
+                .destinations
+                .iter()
+                .map(|d| Route { destination: d.name.clone(), topics: d.topics.clone() })
+                .collect(),
+        );
         let limits = IngressLimits {
             max_body: config.webhooks.max_body,
             max_event_age: config.webhooks.max_event_age,
             ack_deadline: config.webhooks.ack_deadline,
         };
-        // No contact cache in the service yet (the gateway brings one); the hook is in `delivery::builtin`.
-        let ingress = Ingress::new(apps, routes, store.clone(), limits, wake.clone(), false, clock.clone());
+        let ingress = Ingress::new(apps, routing, store.clone(), limits, wake.clone(), clock.clone());
 
         let destinations = config
             .destinations
@@ -165,14 +197,14 @@ impl Application {
         let dispatcher = Dispatcher::new(
             store.clone(),
             destinations,
-            Builtin::new(store.clone(), None),
+            Builtin::new(store.clone()),
             settings,
             wake.clone(),
             clock.clone(),
         )?;
 
-        let telemetry = crate::telemetry::install()?;
-        let alerts = AlertEngine::new(config.alerts.clone(), alert_clock, telemetry.tap())?
+        let metrics = install_metrics()?;
+        let alerts = AlertEngine::new(config.alerts.clone(), alert_clock, metrics.tap())?
             .with_channel_secrets(&secrets.alert_secrets);
         let readiness = Readiness::new(store.clone());
         let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
@@ -191,7 +223,7 @@ impl Application {
             .with_state(readiness.clone())
             .route("/health", get(health::health).with_state(health.clone()))
             .merge(webhooks)
-            .merge(crate::telemetry::metrics_router(telemetry.handle()))
+            .merge(telemetry::metrics_router(metrics.handle()))
             .merge(crate::alerts::router(alerts.clone()))
             .nest("/admin", admin)
             // Last, so that they reach every route above; both answer the error envelope.
@@ -344,6 +376,45 @@ impl Application {
     }
 }
 
+/// The process's metrics pipeline, `PrefixLayer → AlertTapLayer → Prometheus`: the exporter's
+/// handle and the alert tap, shared by cheap clones.
+#[derive(Debug, Clone)]
+pub struct MetricsPipeline {
+    handle: PrometheusHandle,
+    tap: AlertTapLayer,
+}
+
+impl MetricsPipeline {
+    /// The Prometheus handle, for [`telemetry::metrics_router`].
+    pub fn handle(&self) -> PrometheusHandle {
+        self.handle.clone()
+    }
+
+    /// The alert tap the recorder feeds, for [`AlertEngine::new`].
+    pub fn tap(&self) -> &AlertTapLayer {
+        &self.tap
+    }
+}
+
+static INSTALLED: Mutex<Option<MetricsPipeline>> = Mutex::new(None);
+
+/// Installs the process-wide recorder with the alert tap in it, once: later calls return the first
+/// installation, so tests that start several services in one process share one pipeline (metrics
+/// are process-wide). Here, because `telemetry` builds the stack and `alerts` owns the tap, and
+/// neither may know the other.
+pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(pipeline) = installed.as_ref() {
+        return Ok(pipeline.clone());
+    }
+    let tap = AlertTapLayer::new();
+    let (recorder, handle) = telemetry::build_recorder(&tap);
+    telemetry::install_global(recorder, &handle)?;
+    let pipeline = MetricsPipeline { handle, tap };
+    *installed = Some(pipeline.clone());
+    Ok(pipeline)
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -354,16 +425,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 async fn queue_gauges(store: &dyn Store, clock: &dyn Clock) {
     match store.stats().await {
         Ok(stats) => {
-            metrics::gauge!("webhook_queue_depth").set(stats.pending as f64);
-            metrics::gauge!("dead_letter_depth").set(stats.dead as f64);
+            metrics::gauge!(names::WEBHOOK_QUEUE_DEPTH).set(stats.pending as f64);
+            metrics::gauge!(names::DEAD_LETTER_DEPTH).set(stats.dead as f64);
             let now = now_millis(clock);
             let oldest = stats.oldest_pending_received_at.map(|at| (now - at).max(0) as f64 / 1000.0);
-            metrics::gauge!("webhook_oldest_pending_seconds").set(oldest.unwrap_or(0.0));
+            metrics::gauge!(names::WEBHOOK_OLDEST_PENDING_SECONDS).set(oldest.unwrap_or(0.0));
         }
         Err(error) => tracing::warn!(%error, "cannot read queue depths for metrics"),
     }
     if let Ok(disabled) = store.disabled_destinations().await {
-        metrics::gauge!("disabled_destinations").set(disabled.len() as f64);
+        metrics::gauge!(names::DISABLED_DESTINATIONS).set(disabled.len() as f64);
     }
 }
 

@@ -1,18 +1,20 @@
 //! The metrics pipeline: one process-wide `metrics` recorder that exports Prometheus text at
 //! `GET /metrics` and feeds the built-in alerts.
 //!
-//! Code records unprefixed names through the `metrics` macros (`webhooks_ingested_total`, and the
-//! `intercom-api` client's `intercom_api_*`). The recorder is a stack of metrics-util layers:
+//! Code records unprefixed names through the `metrics` macros, always by a [`names`] constant
+//! (`webhooks_ingested_total`, and the `intercom-api` client's `intercom_api_*`, whose constants
+//! that crate exports). The recorder is a stack of metrics-util layers:
 //!
 //! ```text
-//! metrics::counter!(..) → PrefixLayer("switchboard") → AlertTapLayer → PrometheusRecorder
+//! metrics::counter!(..) → PrefixLayer("switchboard") → <a layer in between> → PrometheusRecorder
 //! ```
 //!
-//! so every exported name starts with `switchboard_`, and the alert engine sees exactly what
-//! Prometheus sees. [`METRICS`] lists every metric with its type, labels and meaning;
-//! `docs/metrics.md` documents the same list and a test keeps the two in step.
+//! so every exported name starts with `switchboard_`. This module builds the stack around any
+//! layer ([`build_recorder`]) and knows nothing of what sits in between: `startup` puts the alert
+//! tap there (`startup::install_metrics`), so the alert engine sees exactly what Prometheus sees.
+//! [`METRICS`] lists every metric with its type, labels and meaning; `docs/metrics.md` documents
+//! the same list and a test keeps the two in step.
 
-use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
@@ -22,10 +24,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics::Recorder;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use metrics_util::layers::{PrefixLayer, Stack};
-
-use crate::alerts::AlertTapLayer;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_util::layers::{Layer, PrefixLayer, Stack};
 
 /// What every exported metric name starts with (`switchboard_`).
 pub const PREFIX: &str = "switchboard";
@@ -80,40 +80,63 @@ impl MetricDoc {
     }
 }
 
-/// Names recorded by this crate (unprefixed), for code that records or matches them.
+/// Every metric name (unprefixed), for code that records or matches one: producers record by these
+/// constants and the alert rules compare against them, so a typo cannot silently disable an alert.
+/// The `intercom_api_*` names that the client records are `intercom_api::telemetry`'s constants.
 pub mod names {
-    /// `webhooks_ingested_total{topic,result}`
-    pub const WEBHOOKS_INGESTED: &str = "webhooks_ingested_total";
-    /// `webhooks_refused_total{reason}`
-    pub const WEBHOOKS_REFUSED: &str = "webhooks_refused_total";
-    /// `webhook_verification_failures_total{reason}`
-    pub const WEBHOOK_VERIFICATION_FAILURES: &str = "webhook_verification_failures_total";
-    /// `webhook_ack_seconds`
-    pub const WEBHOOK_ACK_SECONDS: &str = "webhook_ack_seconds";
-    /// `webhook_queue_depth`
-    pub const WEBHOOK_QUEUE_DEPTH: &str = "webhook_queue_depth";
-    /// `webhook_oldest_pending_seconds`
-    pub const WEBHOOK_OLDEST_PENDING_SECONDS: &str = "webhook_oldest_pending_seconds";
-    /// `delivery_attempts_total{destination,result}`
-    pub const DELIVERY_ATTEMPTS: &str = "delivery_attempts_total";
-    /// `delivery_seconds{destination}`
-    pub const DELIVERY_SECONDS: &str = "delivery_seconds";
-    /// `dead_letters_total{destination}`
-    pub const DEAD_LETTERS: &str = "dead_letters_total";
-    /// `dead_letter_depth`
-    pub const DEAD_LETTER_DEPTH: &str = "dead_letter_depth";
-    /// `disabled_destinations`
-    pub const DISABLED_DESTINATIONS: &str = "disabled_destinations";
-    /// `contact_cache_invalidations_total`
-    pub const CONTACT_CACHE_INVALIDATIONS: &str = "contact_cache_invalidations_total";
-    /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
-    pub const INTERCOM_STATUS_INDICATOR: &str = "intercom_status_indicator";
-    /// `intercom_api_rate_limit_limit`
-    pub const INTERCOM_RATE_LIMIT_LIMIT: &str = "intercom_api_rate_limit_limit";
-    /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
-    pub const INTERCOM_PACER_WAIT_SECONDS: &str = "intercom_api_pacer_wait_seconds";
-    /// `alert_active{alert,severity}`
-    pub const ALERT_ACTIVE: &str = "alert_active";
+    /// Defines each name once and [`ALL`] over them, so the list cannot miss one.
+    macro_rules! names {
+        ($($(#[doc = $doc:expr])* $name:ident = $value:expr;)*) => {
+            $($(#[doc = $doc])* pub const $name: &str = $value;)*
+            /// Every name above, in order.
+            pub const ALL: &[&str] = &[$($name),*];
+        };
+    }
+
+    names! {
+        /// `webhooks_ingested_total{topic,result}`
+        WEBHOOKS_INGESTED = "webhooks_ingested_total";
+        /// `webhooks_refused_total{reason}`
+        WEBHOOKS_REFUSED = "webhooks_refused_total";
+        /// `webhook_verification_failures_total{reason}`
+        WEBHOOK_VERIFICATION_FAILURES = "webhook_verification_failures_total";
+        /// `webhook_ack_seconds`
+        WEBHOOK_ACK_SECONDS = "webhook_ack_seconds";
+        /// `webhook_queue_depth`
+        WEBHOOK_QUEUE_DEPTH = "webhook_queue_depth";
+        /// `webhook_oldest_pending_seconds`
+        WEBHOOK_OLDEST_PENDING_SECONDS = "webhook_oldest_pending_seconds";
+        /// `delivery_attempts_total{destination,result}`
+        DELIVERY_ATTEMPTS = "delivery_attempts_total";
+        /// `delivery_seconds{destination}`
+        DELIVERY_SECONDS = "delivery_seconds";
+        /// `dead_letters_total{destination}`
+        DEAD_LETTERS = "dead_letters_total";
+        /// `dead_letter_depth`
+        DEAD_LETTER_DEPTH = "dead_letter_depth";
+        /// `disabled_destinations`
+        DISABLED_DESTINATIONS = "disabled_destinations";
+        /// `contact_cache_invalidations_total` (for the gateway's contact cache; nothing records it yet)
+        CONTACT_CACHE_INVALIDATIONS = "contact_cache_invalidations_total";
+        /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
+        INTERCOM_STATUS_INDICATOR = "intercom_status_indicator";
+        /// `intercom_api_requests_total{endpoint,method,status}` (recorded by the intercom-api client)
+        INTERCOM_REQUESTS = intercom_api::telemetry::REQUESTS;
+        /// `intercom_api_request_duration_seconds{endpoint,method}` (recorded by the intercom-api client)
+        INTERCOM_REQUEST_DURATION = intercom_api::telemetry::DURATION;
+        /// `intercom_api_retries_total{endpoint,method,reason}` (recorded by the intercom-api client)
+        INTERCOM_RETRIES = intercom_api::telemetry::RETRIES;
+        /// `intercom_api_rate_limit_remaining` (recorded by the intercom-api client)
+        INTERCOM_RATE_LIMIT_REMAINING = intercom_api::telemetry::RATE_LIMIT_REMAINING;
+        /// `intercom_api_rate_limit_limit` (recorded by the health probe)
+        INTERCOM_RATE_LIMIT_LIMIT = "intercom_api_rate_limit_limit";
+        /// `intercom_api_cache_total{cache,result}` (recorded by the intercom-api client)
+        INTERCOM_CACHE = intercom_api::telemetry::CACHE;
+        /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
+        INTERCOM_PACER_WAIT_SECONDS = intercom_api::telemetry::PACER_WAIT;
+        /// `alert_active{alert,severity}`
+        ALERT_ACTIVE = "alert_active";
+    }
 }
 
 /// Every metric the service exports, by its unprefixed name.
@@ -197,25 +220,25 @@ pub const METRICS: &[MetricDoc] = &[
         help: "Intercom's status page indicator: 0 none, 1 minor, 2 major, 3 critical, -1 unreadable.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::REQUESTS,
+        name: names::INTERCOM_REQUESTS,
         kind: MetricKind::Counter,
         labels: &["endpoint", "method", "status"],
         help: "Requests to Intercom's API by endpoint template, method and status (HTTP status, timeout, transport).",
     },
     MetricDoc {
-        name: intercom_api::telemetry::DURATION,
+        name: names::INTERCOM_REQUEST_DURATION,
         kind: MetricKind::Histogram,
         labels: &["endpoint", "method"],
         help: "Duration of one request attempt to Intercom's API.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::RETRIES,
+        name: names::INTERCOM_RETRIES,
         kind: MetricKind::Counter,
         labels: &["endpoint", "method", "reason"],
         help: "Retries of Intercom requests by reason (the HTTP status, or the error kind such as timeout).",
     },
     MetricDoc {
-        name: intercom_api::telemetry::RATE_LIMIT_REMAINING,
+        name: names::INTERCOM_RATE_LIMIT_REMAINING,
         kind: MetricKind::Gauge,
         labels: &[],
         help: "X-RateLimit-Remaining of Intercom's last answer.",
@@ -227,7 +250,7 @@ pub const METRICS: &[MetricDoc] = &[
         help: "X-RateLimit-Limit of Intercom's last answer.",
     },
     MetricDoc {
-        name: intercom_api::telemetry::CACHE,
+        name: names::INTERCOM_CACHE,
         kind: MetricKind::Counter,
         labels: &["cache", "result"],
         help: "Client cache lookups by cache and result (hit, miss).",
@@ -264,41 +287,37 @@ pub enum TelemetryError {
     /// Something else installed a global `metrics` recorder first.
     #[error(
         "another metrics recorder is already installed in this process; install switchboard's \
-         (telemetry::install) before anything records a metric"
+         (startup::install_metrics) before anything records a metric"
     )]
     ForeignRecorder,
 }
 
-/// The installed pipeline: the exporter's handle and the alert tap, shared by cheap clones.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    handle: PrometheusHandle,
-    tap: AlertTapLayer,
+/// Builds the layered recorder `PrefixLayer → between → Prometheus` without installing it, with
+/// the handle that renders what it recorded. Tests use it with `metrics::set_default_local_recorder`
+/// for a pipeline of their own.
+pub fn build_recorder<L>(between: &L) -> (impl Recorder + Send + Sync + 'static, PrometheusHandle)
+where
+    L: Layer<PrometheusRecorder>,
+    L::Output: Recorder + Send + Sync + 'static,
+{
+    // `set_buckets` only fails on an empty list; ours is a non-empty constant.
+    let builder = PrometheusBuilder::new();
+    let builder = match builder.set_buckets(SECONDS_BUCKETS) {
+        Ok(with_buckets) => with_buckets,
+        Err(_) => PrometheusBuilder::new(),
+    };
+    let prometheus = builder.build_recorder();
+    let handle = prometheus.handle();
+    let stack = Stack::new(between.layer(prometheus)).push(PrefixLayer::new(PREFIX));
+    (stack, handle)
 }
 
-impl Telemetry {
-    /// The Prometheus handle, for [`metrics_router`].
-    pub fn handle(&self) -> PrometheusHandle {
-        self.handle.clone()
-    }
-
-    /// The alert tap the recorder feeds, for `AlertEngine::new`.
-    pub fn tap(&self) -> &AlertTapLayer {
-        &self.tap
-    }
-}
-
-static INSTALLED: Mutex<Option<Telemetry>> = Mutex::new(None);
-
-/// Installs the process-wide recorder, once: later calls return the first installation, so tests
-/// that start several services in one process share one pipeline (metrics are process-wide).
-pub fn install() -> Result<Telemetry, TelemetryError> {
-    let mut installed = INSTALLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(telemetry) = installed.as_ref() {
-        return Ok(telemetry.clone());
-    }
-    let tap = AlertTapLayer::new();
-    let (recorder, handle) = build_recorder(&tap);
+/// Installs `recorder` as the process-wide one, registers every metric's `# HELP` and keeps
+/// `handle`'s histograms folded. A process can do this once; the caller keeps the result.
+pub fn install_global(
+    recorder: impl Recorder + Send + Sync + 'static,
+    handle: &PrometheusHandle,
+) -> Result<(), TelemetryError> {
     metrics::set_global_recorder(recorder).map_err(|_| TelemetryError::ForeignRecorder)?;
     describe_all();
     let upkeep = handle.clone();
@@ -314,24 +333,7 @@ pub fn install() -> Result<Telemetry, TelemetryError> {
         // between scrapes, so this is worth a warning, not a failed start.
         tracing::warn!(%error, "cannot start the metrics upkeep thread; histograms are folded at scrape time");
     }
-    let telemetry = Telemetry { handle, tap };
-    *installed = Some(telemetry.clone());
-    Ok(telemetry)
-}
-
-/// Builds the layered recorder without installing it (tests use it with
-/// `metrics::set_default_local_recorder`), with the handle that renders what it recorded.
-pub fn build_recorder(tap: &AlertTapLayer) -> (impl Recorder + Send + Sync + 'static, PrometheusHandle) {
-    // `set_buckets` only fails on an empty list; ours is a non-empty constant.
-    let builder = PrometheusBuilder::new();
-    let builder = match builder.set_buckets(SECONDS_BUCKETS) {
-        Ok(with_buckets) => with_buckets,
-        Err(_) => PrometheusBuilder::new(),
-    };
-    let prometheus = builder.build_recorder();
-    let handle = prometheus.handle();
-    let stack = Stack::new(prometheus).push(tap.clone()).push(PrefixLayer::new(PREFIX));
-    (stack, handle)
+    Ok(())
 }
 
 /// Registers the `# HELP` text of every metric with the current recorder.
@@ -361,15 +363,25 @@ async fn render(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
 mod tests {
     use super::*;
 
+    /// A layer that adds nothing, for the stack without the alert tap.
+    struct PassThrough;
+
+    impl<R> Layer<R> for PassThrough {
+        type Output = R;
+
+        fn layer(&self, inner: R) -> R {
+            inner
+        }
+    }
+
     #[test]
     fn names_are_prefixed_and_histograms_have_buckets() {
-        let tap = AlertTapLayer::new();
-        let (recorder, handle) = build_recorder(&tap);
+        let (recorder, handle) = build_recorder(&PassThrough);
         metrics::with_local_recorder(&recorder, || {
             describe_all();
-            metrics::counter!("webhooks_ingested_total", "topic" => "contact.created", "result" => "stored")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => "contact.created", "result" => "stored")
                 .increment(2);
-            metrics::histogram!("intercom_api_request_duration_seconds", "endpoint" => "/me", "method" => "GET")
+            metrics::histogram!(names::INTERCOM_REQUEST_DURATION, "endpoint" => "/me", "method" => "GET")
                 .record(2.5);
         });
         let text = handle.render();
@@ -392,6 +404,17 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn every_name_is_documented_and_every_documented_metric_is_named() {
+        for name in names::ALL {
+            assert!(METRICS.iter().any(|m| m.name == *name), "{name} is in names but not in METRICS");
+        }
+        for metric in METRICS {
+            assert!(names::ALL.contains(&metric.name), "{} is in METRICS but not in names", metric.name);
+        }
+        assert_eq!(names::ALL.len(), METRICS.len(), "a name appears twice");
     }
 
     #[test]

@@ -702,8 +702,8 @@ async fn metrics_endpoint_serves_prefixed_prometheus_text() {
 
 #[test]
 fn installing_twice_returns_the_same_pipeline() {
-    let first = telemetry::install().unwrap();
-    let second = telemetry::install().unwrap();
+    let first = switchboard::startup::install_metrics().unwrap();
+    let second = switchboard::startup::install_metrics().unwrap();
     metrics::counter!("contact_cache_invalidations_total").increment(1);
     for t in [first, second] {
         assert!(t.handle().render().contains("switchboard_contact_cache_invalidations_total"));

@@ -1,5 +1,5 @@
 //! The `switchboard` binary: `config check`, exit codes, `--help` and `--version`.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::path::Path;
 use std::process::{Command, Output};

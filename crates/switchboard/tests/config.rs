@@ -1,5 +1,5 @@
 //! Configuration layering and validation: file < environment < flags, with errors naming the key.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::path::PathBuf;
 

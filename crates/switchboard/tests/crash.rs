@@ -1,7 +1,7 @@
 //! Durability under SIGKILL: a child `switchboard serve` is killed repeatedly while notifications
 //! are sent. Every notification that got a 200 must be in the store and reach the destination;
 //! repeats at the destination are counted (they can only come from deliveries in flight at a kill).
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 mod common;
 

@@ -91,6 +91,12 @@ async fn healthy_with_a_cached_probe_and_an_informational_status_page() {
     let (code, printed) = switchboard_health(&app.url("/health")).await;
     assert_eq!(code, Some(0), "{printed}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&printed).unwrap()["status"], "healthy");
+    // A bare base URL, as operators type it, probes its /health.
+    for base in [app.url(""), app.url("/")] {
+        let (code, printed) = switchboard_health(&base).await;
+        assert_eq!(code, Some(0), "{base}: {printed}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&printed).unwrap()["status"], "healthy");
+    }
     app.stop().await;
     sim.shutdown().await;
 }

@@ -11,6 +11,7 @@ use std::process::Output;
 
 use intercom_sim::{AppConfig, Indicator, SimConfig, SimHandle, Simulator, WorkspaceConfig};
 use serde_json::Value;
+use switchboard::exit::Exit;
 use switchboard::preflight::{self, CheckId, PreflightOptions, Report, Status};
 
 /// Credentials of the simulator's two workspaces.
@@ -246,7 +247,7 @@ async fn every_check_passes_on_a_correct_production_deployment() {
     for id in CheckId::ALL {
         assert_status(&report, id, Status::Pass);
     }
-    assert_eq!(report.exit_code, 0);
+    assert_eq!(report.exit_code, Exit::Success);
     assert_eq!(report.environment, "production");
     assert!(report.config_issues.is_empty(), "{:?}", report.config_issues);
 
@@ -350,7 +351,7 @@ async fn a_bad_token_fails_auth() {
     // Both need /me's answer: skipped with the reason, not failed a second time or passed.
     assert_status(&report, CheckId::Workspace, Status::Skip);
     assert_status(&report, CheckId::RateHeadroom, Status::Skip);
-    assert_eq!(report.exit_code, 1);
+    assert_eq!(report.exit_code, Exit::Failure);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -434,7 +435,7 @@ async fn the_status_page_maps_indicators_to_verdicts() {
             assert!(
                 message.contains(&format!("indicator {}", indicator.as_str())) && message.contains("outage")
             );
-            assert_eq!(report.exit_code, 1);
+            assert_eq!(report.exit_code, Exit::Failure);
         }
     }
     // Unreachable: a warning, not a failure of the deployment.

@@ -1,7 +1,7 @@
 //! `switchboard scan`: a corpus of true positives and true negatives (built here, in a temporary git
 //! repository, so no realistic token is ever committed), the real binary's exit codes and formats,
 //! `--history`, suppression, and the repository itself scanning clean.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{CLIENT_SECRET, ROTATED_SECRET, notification, notification_on, post_signed, spawn_app};
 use switchboard::clock::{ManualClock, SystemClock};
+use switchboard::delivery::Routing;
 use switchboard::store::{
     AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
     InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
@@ -276,7 +277,7 @@ async fn ingress_over(store: BrokenStore) -> String {
     let secret = switchboard::secrets::Secret::generated("webhooks.client_secrets[0]", CLIENT_SECRET);
     let ingress = Ingress::new(
         vec![IngressApp { name: "default".into(), client_secrets: vec![secret] }],
-        Vec::new(),
+        Routing::default(),
         Arc::new(store),
         IngressLimits {
             max_body: 1 << 20,
@@ -284,7 +285,6 @@ async fn ingress_over(store: BrokenStore) -> String {
             ack_deadline: Duration::from_millis(200),
         },
         Arc::new(tokio::sync::Notify::new()),
-        false,
         Arc::new(SystemClock),
     );
     let router = switchboard::http_error::with_request_ids(ingress::routes("/webhooks/intercom", ingress));

@@ -64,7 +64,7 @@ pub(crate) fn expr(rule: &RuleParams) -> String {
     let w = prom_duration(rule.window);
     let t = rule.threshold;
     let op = rule.id.op().symbol();
-    let requests = metric(intercom_api::telemetry::REQUESTS);
+    let requests = metric(names::INTERCOM_REQUESTS);
     match rule.id.expr() {
         Expr::Increase(signal) => {
             let series = match signal {
@@ -82,7 +82,7 @@ pub(crate) fn expr(rule: &RuleParams) -> String {
         }
         Expr::LatencyP95 => format!(
             "histogram_quantile(0.95, sum by (le) (rate({}_bucket[{w}]))) {op} {t}",
-            metric(intercom_api::telemetry::DURATION)
+            metric(names::INTERCOM_REQUEST_DURATION)
         ),
         Expr::ErrorRatio => {
             let all = format!("sum(increase({requests}[{w}]))");
@@ -93,7 +93,7 @@ pub(crate) fn expr(rule: &RuleParams) -> String {
         }
         Expr::BudgetUsed => format!(
             "(1 - min({}) / max({})) {op} {t}",
-            metric(intercom_api::telemetry::RATE_LIMIT_REMAINING),
+            metric(names::INTERCOM_RATE_LIMIT_REMAINING),
             metric(names::INTERCOM_RATE_LIMIT_LIMIT)
         ),
         Expr::DeadLetterDepth => format!("sum({}) {op} {t}", metric(names::DEAD_LETTER_DEPTH)),

@@ -16,17 +16,19 @@
 //!
 //! # Wiring (in `startup.rs`)
 //!
+//! `telemetry` builds the recorder stack and knows nothing of alerts; `startup` puts the tap in it:
+//!
 //! ```no_run
 //! # async fn wire(settings: switchboard::alerts::AlertSettings, secrets: Vec<switchboard::secrets::Secret>,
 //! #     shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use switchboard::{alerts, telemetry};
+//! use switchboard::{alerts, startup, telemetry};
 //!
-//! let telemetry = telemetry::install()?; // once per process; later calls return the same one
-//! let engine = alerts::AlertEngine::new(settings, Arc::new(alerts::MonotonicClock::new()), telemetry.tap())?
+//! let metrics = startup::install_metrics()?; // once per process; later calls return the same one
+//! let engine = alerts::AlertEngine::new(settings, Arc::new(alerts::MonotonicClock::new()), metrics.tap())?
 //!     .with_channel_secrets(&secrets); // the secrets of `AlertSettings::secret_refs()`
 //! let routes = axum::Router::new()
-//!     .merge(telemetry::metrics_router(telemetry.handle()))
+//!     .merge(telemetry::metrics_router(metrics.handle()))
 //!     .merge(alerts::router(engine.clone()));
 //! tokio::spawn(engine.run(shutdown));
 //! # let _ = routes; Ok(()) }
@@ -34,7 +36,17 @@
 //!
 //! The tap lives in the process-wide recorder, so every engine in a process sees every metric of
 //! that process, as Prometheus would. Tests that need isolation build their own tap and recorder
-//! ([`crate::telemetry::build_recorder`]) and set it with `metrics::set_default_local_recorder`.
+//! and set it with `metrics::set_default_local_recorder`:
+//!
+//! ```
+//! use switchboard::{alerts, telemetry};
+//!
+//! let tap = alerts::AlertTapLayer::new(); // give it to `AlertEngine::new` with a manual clock
+//! let (recorder, handle) = telemetry::build_recorder(&tap);
+//! let _guard = metrics::set_default_local_recorder(&recorder);
+//! metrics::counter!(telemetry::names::DEAD_LETTERS, "destination" => "crm").increment(1);
+//! assert!(handle.render().contains("switchboard_dead_letters_total"));
+//! ```
 
 mod engine;
 mod export;

@@ -180,7 +180,7 @@ fn label<'a>(key: &'a Key, name: &str) -> Option<&'a str> {
 fn counter_mask(key: &Key) -> u16 {
     let bit = |s: CounterSignal| 1u16 << (s as u16);
     let name = base_name(key.name());
-    if name == intercom_api::telemetry::REQUESTS {
+    if name == names::INTERCOM_REQUESTS {
         let status = label(key, "status").unwrap_or("");
         let mut mask = bit(CounterSignal::Requests);
         let is_5xx =
@@ -211,7 +211,7 @@ fn counter_mask(key: &Key) -> u16 {
 
 fn gauge_signal(key: &Key) -> Option<GaugeSignal> {
     let name = base_name(key.name());
-    if name == intercom_api::telemetry::RATE_LIMIT_REMAINING {
+    if name == names::INTERCOM_RATE_LIMIT_REMAINING {
         Some(GaugeSignal::RateLimitRemaining)
     } else if name == names::INTERCOM_RATE_LIMIT_LIMIT {
         Some(GaugeSignal::RateLimitLimit)
@@ -260,7 +260,7 @@ impl<R: Recorder> Recorder for AlertTap<R> {
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         let inner = self.inner.register_histogram(key, metadata);
-        if base_name(key.name()) == intercom_api::telemetry::DURATION {
+        if base_name(key.name()) == names::INTERCOM_REQUEST_DURATION {
             Histogram::from_arc(Arc::new(TapHistogram { inner, signals: self.signals.clone() }))
         } else {
             inner
@@ -342,19 +342,19 @@ mod tests {
         let recorder = Stack::new(debugging).push(tap.clone()).push(PrefixLayer::new(PREFIX));
         metrics::with_local_recorder(&recorder, || {
             for status in ["200", "503", "500", "401", "429", "timeout", "transport", "404"] {
-                metrics::counter!("intercom_api_requests_total", "endpoint" => "/me", "method" => "GET", "status" => status)
+                metrics::counter!(names::INTERCOM_REQUESTS, "endpoint" => "/me", "method" => "GET", "status" => status)
                     .increment(1);
             }
-            metrics::counter!("delivery_attempts_total", "destination" => "crm", "result" => "failed")
+            metrics::counter!(names::DELIVERY_ATTEMPTS, "destination" => "crm", "result" => "failed")
                 .increment(2);
-            metrics::counter!("delivery_attempts_total", "destination" => "crm", "result" => "delivered")
+            metrics::counter!(names::DELIVERY_ATTEMPTS, "destination" => "crm", "result" => "delivered")
                 .increment(5);
-            metrics::counter!("webhook_verification_failures_total", "reason" => "mismatch").increment(3);
-            metrics::histogram!("intercom_api_request_duration_seconds").record(2.0);
-            metrics::histogram!("intercom_api_request_duration_seconds").record(100.0);
-            metrics::gauge!("dead_letter_depth").set(4.0);
-            metrics::gauge!("dead_letter_depth").decrement(1.0);
-            metrics::gauge!("intercom_status_indicator").set(2.0);
+            metrics::counter!(names::WEBHOOK_VERIFICATION_FAILURES, "reason" => "mismatch").increment(3);
+            metrics::histogram!(names::INTERCOM_REQUEST_DURATION).record(2.0);
+            metrics::histogram!(names::INTERCOM_REQUEST_DURATION).record(100.0);
+            metrics::gauge!(names::DEAD_LETTER_DEPTH).set(4.0);
+            metrics::gauge!(names::DEAD_LETTER_DEPTH).decrement(1.0);
+            metrics::gauge!(names::INTERCOM_STATUS_INDICATOR).set(2.0);
         });
         let totals = tap.signals.totals();
         assert_eq!(totals.counters[CounterSignal::Requests as usize], 8);

@@ -26,12 +26,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use crate::secrets::SecretSlot;
+pub use crate::store::{StoreConfig, StoreUrl};
 pub use loader::{ConfigLoader, DEFAULT_CONFIG_FILE, ENV_PREFIX, Overrides};
 pub use slots::LoadedSecrets;
 pub use typed::{
     AdminConfig, Config, DeliveryConfig, DestinationConfig, HealthConfig, IntercomConfig, IntercomEndpoint,
-    LoggingConfig, PreflightConfig, SecretsConfig, ServerConfig, StatusPageConfig, StoreConfig, StoreUrl,
-    TlsFiles, WebhookApp, WebhooksConfig,
+    LoggingConfig, PreflightConfig, SecretsConfig, ServerConfig, StatusPageConfig, TlsFiles, WebhookApp,
+    WebhooksConfig,
 };
 pub use units::{ByteSize, HumanDuration};
 

@@ -3,7 +3,6 @@
 //! Its `Serialize` is what `config check` shows: secret references as their reference text,
 //! durations as humantime text, URLs and paths as written. Secret *values* are not in here at all.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,9 +17,10 @@ use super::render::{alerts_or_note, display, display_each, display_some, environ
 use super::units::{duration_text, durations_text};
 use super::validate::validate;
 use crate::alerts::AlertSettings;
+use crate::delivery::TopicPattern;
 use crate::logging::LogFormat;
 use crate::secrets::SecretRef;
-use crate::webhooks::TopicPattern;
+use crate::store::StoreConfig;
 
 /// The validated configuration. Secrets are references; see [`Config::load_secrets`].
 #[derive(Debug, Clone, Serialize)]
@@ -181,42 +181,6 @@ pub struct WebhookApp {
     /// Its client secrets.
     #[serde(serialize_with = "display_each")]
     pub client_secrets: Vec<SecretRef>,
-}
-
-/// Where the store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreUrl {
-    /// An SQLite database file.
-    Sqlite(PathBuf),
-}
-
-impl StoreUrl {
-    /// The directory the data files go in (the SQLite file's folder).
-    pub fn data_dir(&self) -> &Path {
-        match self {
-            StoreUrl::Sqlite(path) => path.parent().unwrap_or(Path::new(".")),
-        }
-    }
-}
-
-impl fmt::Display for StoreUrl {
-    /// The URL as written in `store.url` (`sqlite://PATH`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-        }
-    }
-}
-
-/// `[store]`
-#[derive(Debug, Clone, Serialize)]
-pub struct StoreConfig {
-    /// The store's location.
-    #[serde(serialize_with = "display")]
-    pub url: StoreUrl,
-    /// How long delivered events (and their deduplication keys) are kept.
-    #[serde(serialize_with = "duration_text")]
-    pub retention: Duration,
 }
 
 /// `[delivery]`

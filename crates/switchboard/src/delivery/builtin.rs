@@ -1,5 +1,6 @@
-//! Built-in handlers run on every `contact.*` event before anything else sees it: invalidate the
-//! local contact cache, and record `contact.deleted` for the GDPR purge of local copies.
+//! Built-in handlers: work the service itself does with some events, queued like a destination's
+//! deliveries so it is retried and survives a restart. Today one: `contact.deleted` is recorded for
+//! the GDPR purge of local copies.
 
 use std::sync::Arc;
 
@@ -7,17 +8,24 @@ use serde::Deserialize;
 
 use crate::store::{ClaimedDelivery, ErasureRequest, Store};
 
-/// A local cache of Intercom contacts that webhooks keep fresh.
-pub trait ContactCache: Send + Sync + std::fmt::Debug {
-    /// Drops the cached copy of contact `id`.
-    fn invalidate(&self, id: &str);
+/// The destination name of built-in handler deliveries (no configured destination can take it:
+/// destination names cannot start with `@`).
+pub const BUILTIN_DESTINATION: &str = "@builtin";
+
+/// The topic whose events are recorded for erasure.
+const CONTACT_DELETED: &str = "contact.deleted";
+
+/// Whether the built-in handlers have work for events of `topic`. Built-in work is queued only
+/// where there is some: a delivery that does nothing would still cost a claim and a completion on
+/// the store's single writer.
+pub fn handles(topic: &str) -> bool {
+    topic == CONTACT_DELETED
 }
 
 /// The built-in handlers.
 #[derive(Debug, Clone)]
 pub struct Builtin {
     store: Arc<dyn Store>,
-    cache: Option<Arc<dyn ContactCache>>,
 }
 
 #[derive(Deserialize)]
@@ -34,18 +42,12 @@ struct Data {
 struct Item {
     id: Option<String>,
     external_id: Option<String>,
-    merged_from: Option<MergedFrom>,
-}
-
-#[derive(Deserialize)]
-struct MergedFrom {
-    id: Option<String>,
 }
 
 impl Builtin {
-    /// Handlers recording into `store` and invalidating `cache` when there is one.
-    pub fn new(store: Arc<dyn Store>, cache: Option<Arc<dyn ContactCache>>) -> Self {
-        Builtin { store, cache }
+    /// Handlers recording into `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Builtin { store }
     }
 
     /// Runs the handlers for one event; an error means "try again later".
@@ -53,17 +55,7 @@ impl Builtin {
         let notification: Notification =
             serde_json::from_slice(&delivery.body).map_err(|e| format!("unreadable notification: {e}"))?;
         let Some(item) = notification.data.and_then(|d| d.item) else { return Ok(()) };
-        if let Some(cache) = &self.cache {
-            if let Some(id) = &item.id {
-                cache.invalidate(id);
-            }
-            // A merge removes the lead that was merged away as well.
-            if let Some(from) = item.merged_from.as_ref().and_then(|m| m.id.as_deref()) {
-                cache.invalidate(from);
-            }
-            metrics::counter!("contact_cache_invalidations_total").increment(1);
-        }
-        if delivery.topic == "contact.deleted"
+        if delivery.topic == CONTACT_DELETED
             && let Some(contact_id) = item.id
         {
             self.store

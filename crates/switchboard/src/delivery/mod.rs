@@ -7,8 +7,10 @@
 //! notification id, also sent as `X-Intercom-Notification-Id`).
 
 pub mod builtin;
+pub mod routing;
 pub mod schedule;
 pub mod signing;
+pub mod topic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +20,14 @@ use switchboard_clock::SharedClock;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-pub use builtin::{Builtin, ContactCache};
+pub use builtin::{BUILTIN_DESTINATION, Builtin};
+pub use routing::{Route, Routing};
 pub use schedule::RetrySchedule;
+pub use topic::{TopicPattern, TopicPatternError};
 
 use crate::secrets::Secret;
 use crate::store::{AttemptResult, ClaimedDelivery, Millis, Store, now_millis};
-use crate::webhooks::ingress::BUILTIN_DESTINATION;
+use crate::telemetry::names;
 
 /// A configured HTTP destination.
 #[derive(Debug, Clone)]
@@ -198,12 +202,12 @@ impl Dispatcher {
             return AttemptResult::Dead { status: None, error };
         };
         metrics::counter!(
-            "delivery_attempts_total",
+            names::DELIVERY_ATTEMPTS,
             "destination" => delivery.destination.clone(),
             "result" => label
         )
         .increment(1);
-        metrics::histogram!("delivery_seconds", "destination" => delivery.destination.clone())
+        metrics::histogram!(names::DELIVERY_SECONDS, "destination" => delivery.destination.clone())
             .record(started.elapsed().as_secs_f64());
         match outcome {
             Outcome::Delivered(status) => AttemptResult::Delivered { status },
@@ -241,7 +245,7 @@ impl Dispatcher {
                             "delivery dead-lettered after its last attempt: {error}"
                         );
                         metrics::counter!(
-                            "dead_letters_total",
+                            names::DEAD_LETTERS,
                             "destination" => delivery.destination.clone()
                         )
                         .increment(1);

@@ -36,13 +36,8 @@ pub use context::{LoadedConfig, load_lenient};
 pub use report::{render_json, render_junit, render_text};
 
 use crate::config::{ConfigError, ConfigIssue};
+use crate::exit::Exit;
 
-/// Exit code when no check failed (WARN and SKIP included).
-pub const EXIT_OK: u8 = 0;
-/// Exit code when at least one check failed.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code for usage and configuration errors.
-pub const EXIT_USAGE: u8 = 2;
 /// Version of the JSON report; it changes only when a field changes meaning or disappears.
 pub const JSON_VERSION: u32 = 1;
 
@@ -261,8 +256,8 @@ pub struct Report {
     pub config: Option<String>,
     /// FAIL when any check failed, else WARN when any warned, else PASS.
     pub status: Status,
-    /// The process exit code (0 or 1).
-    pub exit_code: u8,
+    /// The process exit code: success (0) unless a check failed (1); WARN and SKIP do not fail.
+    pub exit_code: Exit,
     /// Counts of verdicts.
     pub summary: Summary,
     /// Production rules that config validation refuses and that the checks report instead.
@@ -319,7 +314,7 @@ impl Report {
             environment,
             config,
             status,
-            exit_code: if summary.fail > 0 { EXIT_FAILED } else { EXIT_OK },
+            exit_code: if summary.fail > 0 { Exit::Failure } else { Exit::Success },
             summary,
             config_issues,
             checks,
@@ -425,7 +420,7 @@ pub async fn preflight(options: &PreflightOptions) -> Result<Report, PreflightEr
 }
 
 /// Runs `switchboard preflight` and prints the report; returns the exit code.
-pub async fn run(config: Option<PathBuf>, args: PreflightArgs) -> u8 {
+pub async fn run(config: Option<PathBuf>, args: PreflightArgs) -> Exit {
     let options = PreflightOptions {
         config,
         env: args.env,
@@ -451,7 +446,7 @@ pub async fn run(config: Option<PathBuf>, args: PreflightArgs) -> u8 {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            EXIT_USAGE
+            Exit::Usage
         }
     }
 }

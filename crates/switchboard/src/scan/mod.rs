@@ -80,14 +80,8 @@ use serde::Serialize;
 pub use baseline::Baseline;
 pub use rules::{ALLOW_MARKER, RuleId};
 
+use crate::exit::Exit;
 use crate::secrets::Fingerprint;
-
-/// Exit code when nothing was found.
-pub const EXIT_CLEAN: u8 = 0;
-/// Exit code when findings remain after suppression.
-pub const EXIT_FINDINGS: u8 = 1;
-/// Exit code when the scan could not run (usage error, unreadable baseline, git failure).
-pub const EXIT_USAGE: u8 = 2;
 
 /// Default for `--max-file-size`: larger files are skipped and counted.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -247,9 +241,10 @@ pub struct ScanOutcome {
 }
 
 impl ScanOutcome {
-    /// The process exit code: 0 clean or baseline written, 1 findings.
-    pub fn exit_code(&self) -> u8 {
-        if self.findings == 0 || self.baseline_written.is_some() { EXIT_CLEAN } else { EXIT_FINDINGS }
+    /// The process exit code: success when clean or a baseline was written, failure on findings.
+    /// A scan that could not run (usage error, unreadable baseline, git failure) is [`Exit::Usage`].
+    pub fn exit_code(&self) -> Exit {
+        if self.findings == 0 || self.baseline_written.is_some() { Exit::Success } else { Exit::Failure }
     }
 }
 

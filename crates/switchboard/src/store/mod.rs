@@ -9,6 +9,7 @@
 //! event always has its deliveries queued. Deliveries are a queue with leases: a worker claims a
 //! batch until `lease_until`; a crashed worker's claims return to the queue when the lease expires.
 
+mod settings;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -17,9 +18,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_clock::Clock;
 
+pub use settings::{StoreConfig, StoreUrl};
 pub use sqlite::SqliteStore;
-
-use crate::config::{StoreConfig, StoreUrl};
 
 /// Opens the store that `config` names, creating it (and its directory) and migrating its schema
 /// as needed: what `serve` does at startup.

@@ -20,16 +20,14 @@ use switchboard_clock::SharedClock;
 use tokio::sync::Notify;
 
 use super::signature::{self, SignatureError};
-use super::topic::TopicPattern;
+use crate::delivery::Routing;
 use crate::http_error::{ErrorCode, HttpError};
 use crate::secrets::Secret;
 use crate::store::{self, InsertOutcome, NewEvent, Store};
+use crate::telemetry::names;
 
 /// The name of the app served at the bare `webhooks.path`.
 pub const DEFAULT_APP: &str = "default";
-/// Built-in handler deliveries: erasure records for `contact.deleted` and, when the service keeps
-/// a contact cache, its invalidation on every `contact.*` topic.
-pub const BUILTIN_DESTINATION: &str = "@builtin";
 /// How long a 503 asks Intercom to wait; Intercom retries after about a minute anyway.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -42,15 +40,6 @@ pub struct IngressApp {
     pub client_secrets: Vec<Secret>,
 }
 
-/// A destination's topic filter, for fan-out at ingest.
-#[derive(Debug, Clone)]
-pub struct Route {
-    /// The destination's name.
-    pub destination: String,
-    /// The topics it receives.
-    pub topics: Vec<TopicPattern>,
-}
-
 /// What the ingress needs, shared by every request.
 #[derive(Debug, Clone)]
 pub struct Ingress {
@@ -60,59 +49,39 @@ pub struct Ingress {
 #[derive(Debug)]
 struct IngressInner {
     apps: Vec<IngressApp>,
-    routes: Vec<Route>,
+    routing: Routing,
     store: Arc<dyn Store>,
     max_body: usize,
     max_event_age: Duration,
     ack_deadline: Duration,
     stored: Arc<Notify>,
-    contact_cache: bool,
     clock: SharedClock,
 }
 
 impl Ingress {
-    /// An ingress for `apps` that stores into `store` and wakes `stored` after each new event.
-    /// `contact_cache` says whether `contact.*` events must invalidate a local contact cache.
-    /// `clock` is what notification ages are checked against and `received_at` is stamped with.
+    /// An ingress for `apps` that stores into `store`, with the destinations `routing` names for
+    /// each event's topic, and wakes `stored` after each new event. `clock` is what notification
+    /// ages are checked against and `received_at` is stamped with.
     pub fn new(
         apps: Vec<IngressApp>,
-        routes: Vec<Route>,
+        routing: Routing,
         store: Arc<dyn Store>,
         limits: IngressLimits,
         stored: Arc<Notify>,
-        contact_cache: bool,
         clock: SharedClock,
     ) -> Self {
         Ingress {
             inner: Arc::new(IngressInner {
                 apps,
-                routes,
+                routing,
                 store,
                 max_body: limits.max_body,
                 max_event_age: limits.max_event_age,
                 ack_deadline: limits.ack_deadline,
                 stored,
-                contact_cache,
                 clock,
             }),
         }
-    }
-
-    /// The destinations an event of `topic` goes to.
-    pub fn destinations_for(&self, topic: &str) -> Vec<String> {
-        let mut destinations: Vec<String> = self
-            .inner
-            .routes
-            .iter()
-            .filter(|r| r.topics.iter().any(|p| p.matches(topic)))
-            .map(|r| r.destination.clone())
-            .collect();
-        // Queue built-in work only where there is some: a delivery that does nothing would still
-        // cost a claim and a completion on the store's single writer.
-        if topic == "contact.deleted" || (self.inner.contact_cache && topic.starts_with("contact.")) {
-            destinations.push(BUILTIN_DESTINATION.to_owned());
-        }
-        destinations
     }
 }
 
@@ -188,7 +157,7 @@ async fn receive(
     let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
         Ok(body) => body,
         Err(_) => {
-            metrics::counter!("webhooks_refused_total", "reason" => "too_large").increment(1);
+            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
             return Err(HttpError::new(
                 ErrorCode::BodyTooLarge,
                 format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
@@ -197,7 +166,7 @@ async fn receive(
     };
     let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
-        metrics::counter!("webhook_verification_failures_total", "reason" => e.reason()).increment(1);
+        metrics::counter!(names::WEBHOOK_VERIFICATION_FAILURES, "reason" => e.reason()).increment(1);
         tracing::warn!(app = app_name, reason = e.reason(), "webhook refused: {e}");
         return Err(HttpError::new(
             signature_code(e),
@@ -235,7 +204,7 @@ async fn receive(
         app: app.name.clone(),
         notification_id: id.into_owned(),
         topic: topic.clone().into_owned(),
-        destinations: ingress.destinations_for(&topic),
+        destinations: inner.routing.destinations_for(&topic),
         created_at: envelope.created_at,
         received_at: now,
         body: body.clone(),
@@ -248,23 +217,23 @@ async fn receive(
     let response = match outcome {
         Ok(Ok(InsertOutcome::Stored(_))) => {
             inner.stored.notify_one();
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "stored")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "stored")
                 .increment(1);
             Ok((StatusCode::OK, Json(json!({ "status": "stored" }))).into_response())
         }
         Ok(Ok(InsertOutcome::Duplicate)) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "duplicate")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "duplicate")
                 .increment(1);
             Ok((StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response())
         }
         Ok(Err(e)) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "store_error")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "store_error")
                 .increment(1);
             tracing::error!(error = %e, "webhook not stored; answering 503 so Intercom retries");
             Err(unavailable("the event store failed; Intercom will retry"))
         }
         Err(_) => {
-            metrics::counter!("webhooks_ingested_total", "topic" => topic_label, "result" => "timeout")
+            metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "timeout")
                 .increment(1);
             tracing::error!(
                 deadline = %humantime::format_duration(inner.ack_deadline),
@@ -273,7 +242,7 @@ async fn receive(
             Err(unavailable("the event store did not commit in time; Intercom will retry"))
         }
     };
-    metrics::histogram!("webhook_ack_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!(names::WEBHOOK_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -300,7 +269,7 @@ fn signature_code(error: SignatureError) -> ErrorCode {
 /// A 400 for a verified but unusable notification, counted under its code.
 fn refuse(kind: ErrorCode, message: impl Into<Cow<'static, str>>) -> HttpError {
     let code = kind.as_str();
-    metrics::counter!("webhooks_refused_total", "reason" => code.to_owned()).increment(1);
+    metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => code.to_owned()).increment(1);
     HttpError::new(kind, message)
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::{Issues, is_plain_name};
 use crate::config::raw::{RawDelivery, RawDestination};
 use crate::config::{DeliveryConfig, DestinationConfig};
+use crate::delivery::TopicPattern;
 use crate::secrets::{SecretRef, SecretSlot};
-use crate::webhooks::TopicPattern;
 
 /// `[[destinations]]`: unique plain names, http(s) URLs, topic patterns, a secret in production.
 /// `secrets` are the destinations' parsed secret references, by position.

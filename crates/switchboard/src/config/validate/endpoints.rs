@@ -9,7 +9,8 @@ use intercom_api::Region;
 
 use super::{Issues, is_plain_name};
 use crate::config::raw::{RawIntercom, RawServer, RawStore, RawWebhooks};
-use crate::config::{IntercomEndpoint, ServerConfig, StoreConfig, StoreUrl, TlsFiles};
+use crate::config::{IntercomEndpoint, ServerConfig, TlsFiles};
+use crate::store::{StoreConfig, StoreUrl};
 
 /// `server.listen`.
 pub(super) fn server_listen(issues: &mut Issues, raw: &RawServer) -> SocketAddr {
