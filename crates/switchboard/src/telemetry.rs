@@ -80,194 +80,144 @@ impl MetricDoc {
     }
 }
 
-/// Every metric name (unprefixed), for code that records or matches one: producers record by these
-/// constants and the alert rules compare against them, so a typo cannot silently disable an alert.
-/// The `intercom_api_*` names that the client records are `intercom_api::telemetry`'s constants.
-pub mod names {
-    /// Defines each name once and [`ALL`] over them, so the list cannot miss one.
-    macro_rules! names {
-        ($($(#[doc = $doc:expr])* $name:ident = $value:expr;)*) => {
-            $($(#[doc = $doc])* pub const $name: &str = $value;)*
-            /// Every name above, in order.
-            pub const ALL: &[&str] = &[$($name),*];
-        };
-    }
+/// Defines [`names`] and [`METRICS`] from one table, so that each metric's name, type, labels and
+/// help are written once: the two cannot drift apart. The help is also the constant's doc.
+macro_rules! metrics {
+    ($(
+        $(#[doc = $note:expr])*
+        $name:ident($value:expr) {
+            kind: $kind:ident,
+            labels: [$($label:literal),*],
+            help: $help:literal $(,)?
+        }
+    )*) => {
+        /// Every metric name (unprefixed), for code that records or matches one: producers record by
+        /// these constants and the alert rules compare against them, so a typo cannot silently
+        /// disable an alert. The `intercom_api_*` names that the client records are
+        /// `intercom_api::telemetry`'s constants.
+        pub mod names {
+            $(#[doc = $help] $(#[doc = ""] #[doc = $note])* pub const $name: &str = $value;)*
+        }
 
-    names! {
-        /// `webhooks_ingested_total{topic,result}`
-        WEBHOOKS_INGESTED = "webhooks_ingested_total";
-        /// `webhooks_refused_total{reason}`
-        WEBHOOKS_REFUSED = "webhooks_refused_total";
-        /// `webhook_verification_failures_total{reason}`
-        WEBHOOK_VERIFICATION_FAILURES = "webhook_verification_failures_total";
-        /// `webhook_ack_seconds`
-        WEBHOOK_ACK_SECONDS = "webhook_ack_seconds";
-        /// `webhook_queue_depth`
-        WEBHOOK_QUEUE_DEPTH = "webhook_queue_depth";
-        /// `webhook_oldest_pending_seconds`
-        WEBHOOK_OLDEST_PENDING_SECONDS = "webhook_oldest_pending_seconds";
-        /// `delivery_attempts_total{destination,result}`
-        DELIVERY_ATTEMPTS = "delivery_attempts_total";
-        /// `delivery_seconds{destination}`
-        DELIVERY_SECONDS = "delivery_seconds";
-        /// `dead_letters_total{destination}`
-        DEAD_LETTERS = "dead_letters_total";
-        /// `dead_letter_depth`
-        DEAD_LETTER_DEPTH = "dead_letter_depth";
-        /// `disabled_destinations`
-        DISABLED_DESTINATIONS = "disabled_destinations";
-        /// `contact_cache_invalidations_total` (for the gateway's contact cache; nothing records it yet)
-        CONTACT_CACHE_INVALIDATIONS = "contact_cache_invalidations_total";
-        /// `intercom_status_indicator` (0 none, 1 minor, 2 major, 3 critical)
-        INTERCOM_STATUS_INDICATOR = "intercom_status_indicator";
-        /// `intercom_api_requests_total{endpoint,method,status}` (recorded by the intercom-api client)
-        INTERCOM_REQUESTS = intercom_api::telemetry::REQUESTS;
-        /// `intercom_api_request_duration_seconds{endpoint,method}` (recorded by the intercom-api client)
-        INTERCOM_REQUEST_DURATION = intercom_api::telemetry::DURATION;
-        /// `intercom_api_retries_total{endpoint,method,reason}` (recorded by the intercom-api client)
-        INTERCOM_RETRIES = intercom_api::telemetry::RETRIES;
-        /// `intercom_api_rate_limit_remaining` (recorded by the intercom-api client)
-        INTERCOM_RATE_LIMIT_REMAINING = intercom_api::telemetry::RATE_LIMIT_REMAINING;
-        /// `intercom_api_rate_limit_limit` (recorded by the health probe)
-        INTERCOM_RATE_LIMIT_LIMIT = "intercom_api_rate_limit_limit";
-        /// `intercom_api_cache_total{cache,result}` (recorded by the intercom-api client)
-        INTERCOM_CACHE = intercom_api::telemetry::CACHE;
-        /// `intercom_api_pacer_wait_seconds` (recorded by the intercom-api pacer)
-        INTERCOM_PACER_WAIT_SECONDS = intercom_api::telemetry::PACER_WAIT;
-        /// `alert_active{alert,severity}`
-        ALERT_ACTIVE = "alert_active";
-    }
+        /// Every metric the service exports, by its unprefixed name.
+        pub const METRICS: &[MetricDoc] = &[$(MetricDoc {
+            name: names::$name,
+            kind: MetricKind::$kind,
+            labels: &[$($label),*],
+            help: $help,
+        }),*];
+    };
 }
 
-/// Every metric the service exports, by its unprefixed name.
-pub const METRICS: &[MetricDoc] = &[
-    MetricDoc {
-        name: names::WEBHOOKS_INGESTED,
-        kind: MetricKind::Counter,
-        labels: &["topic", "result"],
+metrics! {
+    WEBHOOKS_INGESTED("webhooks_ingested_total") {
+        kind: Counter,
+        labels: ["topic", "result"],
         help: "Verified webhooks by topic and result (stored, duplicate, store_error, timeout).",
-    },
-    MetricDoc {
-        name: names::WEBHOOKS_REFUSED,
-        kind: MetricKind::Counter,
-        labels: &["reason"],
-        help: "Webhooks refused before storing, by reason (too_large, invalid_json, too_old, ...).",
-    },
-    MetricDoc {
-        name: names::WEBHOOK_VERIFICATION_FAILURES,
-        kind: MetricKind::Counter,
-        labels: &["reason"],
+    }
+    WEBHOOKS_REFUSED("webhooks_refused_total") {
+        kind: Counter,
+        labels: ["reason"],
+        help: "Webhooks refused before storing, by reason (too_large, invalid_json, missing_fields, too_old).",
+    }
+    WEBHOOK_VERIFICATION_FAILURES("webhook_verification_failures_total") {
+        kind: Counter,
+        labels: ["reason"],
         help: "Webhooks whose X-Hub-Signature did not verify, by reason.",
-    },
-    MetricDoc {
-        name: names::WEBHOOK_ACK_SECONDS,
-        kind: MetricKind::Histogram,
-        labels: &[],
+    }
+    WEBHOOK_ACK_SECONDS("webhook_ack_seconds") {
+        kind: Histogram,
+        labels: [],
         help: "Time from receiving a webhook to answering it (Intercom gives up after 5 s).",
-    },
-    MetricDoc {
-        name: names::WEBHOOK_QUEUE_DEPTH,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    WEBHOOK_QUEUE_DEPTH("webhook_queue_depth") {
+        kind: Gauge,
+        labels: [],
         help: "Deliveries waiting to be attempted.",
-    },
-    MetricDoc {
-        name: names::WEBHOOK_OLDEST_PENDING_SECONDS,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    WEBHOOK_OLDEST_PENDING_SECONDS("webhook_oldest_pending_seconds") {
+        kind: Gauge,
+        labels: [],
         help: "Age of the oldest delivery still waiting, in seconds.",
-    },
-    MetricDoc {
-        name: names::DELIVERY_ATTEMPTS,
-        kind: MetricKind::Counter,
-        labels: &["destination", "result"],
+    }
+    DELIVERY_ATTEMPTS("delivery_attempts_total") {
+        kind: Counter,
+        labels: ["destination", "result"],
         help: "Delivery attempts to destinations by result (delivered, failed, gone).",
-    },
-    MetricDoc {
-        name: names::DELIVERY_SECONDS,
-        kind: MetricKind::Histogram,
-        labels: &["destination"],
+    }
+    DELIVERY_SECONDS("delivery_seconds") {
+        kind: Histogram,
+        labels: ["destination"],
         help: "Duration of one delivery attempt.",
-    },
-    MetricDoc {
-        name: names::DEAD_LETTERS,
-        kind: MetricKind::Counter,
-        labels: &["destination"],
+    }
+    DEAD_LETTERS("dead_letters_total") {
+        kind: Counter,
+        labels: ["destination"],
         help: "Deliveries dead-lettered after their last attempt.",
-    },
-    MetricDoc {
-        name: names::DEAD_LETTER_DEPTH,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    DEAD_LETTER_DEPTH("dead_letter_depth") {
+        kind: Gauge,
+        labels: [],
         help: "Dead-lettered deliveries waiting for a replay.",
-    },
-    MetricDoc {
-        name: names::DISABLED_DESTINATIONS,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    DISABLED_DESTINATIONS("disabled_destinations") {
+        kind: Gauge,
+        labels: [],
         help: "Destinations disabled after answering 410 Gone.",
-    },
-    MetricDoc {
-        name: names::CONTACT_CACHE_INVALIDATIONS,
-        kind: MetricKind::Counter,
-        labels: &[],
-        help: "Contact cache entries invalidated by contact webhooks.",
-    },
-    MetricDoc {
-        name: names::INTERCOM_STATUS_INDICATOR,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    INTERCOM_STATUS_INDICATOR("intercom_status_indicator") {
+        kind: Gauge,
+        labels: [],
         help: "Intercom's status page indicator: 0 none, 1 minor, 2 major, 3 critical, -1 unreadable.",
-    },
-    MetricDoc {
-        name: names::INTERCOM_REQUESTS,
-        kind: MetricKind::Counter,
-        labels: &["endpoint", "method", "status"],
+    }
+    /// Recorded by the intercom-api client.
+    INTERCOM_REQUESTS(intercom_api::telemetry::REQUESTS) {
+        kind: Counter,
+        labels: ["endpoint", "method", "status"],
         help: "Requests to Intercom's API by endpoint template, method and status (HTTP status, timeout, transport).",
-    },
-    MetricDoc {
-        name: names::INTERCOM_REQUEST_DURATION,
-        kind: MetricKind::Histogram,
-        labels: &["endpoint", "method"],
+    }
+    /// Recorded by the intercom-api client.
+    INTERCOM_REQUEST_DURATION(intercom_api::telemetry::DURATION) {
+        kind: Histogram,
+        labels: ["endpoint", "method"],
         help: "Duration of one request attempt to Intercom's API.",
-    },
-    MetricDoc {
-        name: names::INTERCOM_RETRIES,
-        kind: MetricKind::Counter,
-        labels: &["endpoint", "method", "reason"],
+    }
+    /// Recorded by the intercom-api client.
+    INTERCOM_RETRIES(intercom_api::telemetry::RETRIES) {
+        kind: Counter,
+        labels: ["endpoint", "method", "reason"],
         help: "Retries of Intercom requests by reason (the HTTP status, or the error kind such as timeout).",
-    },
-    MetricDoc {
-        name: names::INTERCOM_RATE_LIMIT_REMAINING,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    /// Recorded by the intercom-api client.
+    INTERCOM_RATE_LIMIT_REMAINING(intercom_api::telemetry::RATE_LIMIT_REMAINING) {
+        kind: Gauge,
+        labels: [],
         help: "X-RateLimit-Remaining of Intercom's last answer.",
-    },
-    MetricDoc {
-        name: names::INTERCOM_RATE_LIMIT_LIMIT,
-        kind: MetricKind::Gauge,
-        labels: &[],
+    }
+    /// Recorded by the health probe.
+    INTERCOM_RATE_LIMIT_LIMIT("intercom_api_rate_limit_limit") {
+        kind: Gauge,
+        labels: [],
         help: "X-RateLimit-Limit of Intercom's last answer.",
-    },
-    MetricDoc {
-        name: names::INTERCOM_CACHE,
-        kind: MetricKind::Counter,
-        labels: &["cache", "result"],
+    }
+    /// Recorded by the intercom-api client.
+    INTERCOM_CACHE(intercom_api::telemetry::CACHE) {
+        kind: Counter,
+        labels: ["cache", "result"],
         help: "Client cache lookups by cache and result (hit, miss).",
-    },
-    MetricDoc {
-        name: names::INTERCOM_PACER_WAIT_SECONDS,
-        kind: MetricKind::Histogram,
-        labels: &[],
+    }
+    /// Recorded by the intercom-api pacer.
+    INTERCOM_PACER_WAIT_SECONDS(intercom_api::telemetry::PACER_WAIT) {
+        kind: Histogram,
+        labels: [],
         help: "Time a request waited for the pacer to stay under the rate limit.",
-    },
-    MetricDoc {
-        name: names::ALERT_ACTIVE,
-        kind: MetricKind::Gauge,
-        labels: &["alert", "severity"],
+    }
+    ALERT_ACTIVE("alert_active") {
+        kind: Gauge,
+        labels: ["alert", "severity"],
         help: "1 while a built-in alert is firing, else 0.",
-    },
-];
+    }
+}
 
 /// The documentation entry of an exported (prefixed) or recorded name, if it is one we export.
 /// Histogram series (`_bucket`, `_sum`, `_count`) resolve to their histogram.
@@ -407,14 +357,11 @@ mod tests {
     }
 
     #[test]
-    fn every_name_is_documented_and_every_documented_metric_is_named() {
-        for name in names::ALL {
-            assert!(METRICS.iter().any(|m| m.name == *name), "{name} is in names but not in METRICS");
-        }
+    fn every_metric_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
         for metric in METRICS {
-            assert!(names::ALL.contains(&metric.name), "{} is in METRICS but not in names", metric.name);
+            assert!(seen.insert(metric.name), "{} is in the table twice", metric.name);
         }
-        assert_eq!(names::ALL.len(), METRICS.len(), "a name appears twice");
     }
 
     #[test]
