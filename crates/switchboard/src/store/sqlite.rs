@@ -34,8 +34,8 @@ const QUEUE_CAPACITY: usize = 65_536;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// WAL size (in 4 KiB frames) past which the checkpointer restarts it: 64 MiB.
 const WAL_FRAMES_BEFORE_RESTART: i64 = 16_384;
-/// Events deleted per purge command, so a large purge never holds the writer for long.
-const PURGE_CHUNK: i64 = 500;
+/// Rows one purge or replay command works on, so a large one never holds the writer for long.
+const CHUNK_ROWS: i64 = 500;
 
 /// The schema, one entry per version; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[
@@ -232,6 +232,20 @@ impl SqliteStore {
         let (reply, answer) = oneshot::channel();
         sender.send(make(reply)).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Sends a command that works on at most [`CHUNK_ROWS`] rows until one comes back short, and
+    /// sums what they did: a large replay or purge never holds the writer (and the webhooks queued
+    /// behind it) for long.
+    async fn in_chunks(&self, mut chunk: impl FnMut(Reply<u64>) -> Command) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let done = self.call(&mut chunk).await?;
+            total += done;
+            if done < CHUNK_ROWS as u64 {
+                return Ok(total);
+            }
+        }
     }
 }
 
@@ -546,7 +560,7 @@ fn dead_letters(conn: &Connection, filter: &DeadLetterFilter) -> rusqlite::Resul
         .collect()
 }
 
-/// Replays at most [`PURGE_CHUNK`] dead letters; the caller loops, so a large replay never holds
+/// Replays at most [`CHUNK_ROWS`] dead letters; the caller loops, so a large replay never holds
 /// the writer (and the webhooks queued behind it) for long.
 fn replay(tx: &rusqlite::Transaction<'_>, now: Millis, filter: &DeadLetterFilter) -> rusqlite::Result<u64> {
     let (condition, mut values) = dead_filter_sql(filter);
@@ -555,7 +569,7 @@ fn replay(tx: &rusqlite::Transaction<'_>, now: Millis, filter: &DeadLetterFilter
         "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?{n}, finished_at = NULL,
              lease_owner = NULL, lease_until = NULL,
              paused = EXISTS (SELECT 1 FROM disabled_destinations WHERE name = deliveries.destination)
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE {condition} LIMIT {PURGE_CHUNK})",
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE {condition} LIMIT {CHUNK_ROWS})",
         n = values.len()
     );
     Ok(tx.execute(&sql, rusqlite::params_from_iter(values))? as u64)
@@ -570,7 +584,7 @@ fn purge(tx: &rusqlite::Transaction<'_>, before: Millis) -> rusqlite::Result<u64
                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'delivered')
              LIMIT ?2)",
         )?
-        .execute(params![before, PURGE_CHUNK])?;
+        .execute(params![before, CHUNK_ROWS])?;
     Ok(deleted as u64)
 }
 
@@ -644,26 +658,11 @@ impl Store for SqliteStore {
     }
 
     async fn replay(&self, now: Millis, filter: DeadLetterFilter) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let filter = filter.clone();
-            let replayed = self.call(|reply| Command::Replay { now, filter, reply }).await?;
-            total += replayed;
-            if replayed < PURGE_CHUNK as u64 {
-                return Ok(total);
-            }
-        }
+        self.in_chunks(|reply| Command::Replay { now, filter: filter.clone(), reply }).await
     }
 
     async fn purge_delivered(&self, before: Millis) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let deleted = self.call(|reply| Command::Purge { before, reply }).await?;
-            total += deleted;
-            if deleted < PURGE_CHUNK as u64 {
-                return Ok(total);
-            }
-        }
+        self.in_chunks(|reply| Command::Purge { before, reply }).await
     }
 
     async fn stats(&self) -> Result<QueueStats, StoreError> {
