@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use serde_json::json;
 use switchboard_clock::SharedClock;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 
 use crate::http_error::{ErrorCode, HttpError};
 use crate::intercom::{Intercom, Unavailable};
@@ -303,28 +303,32 @@ pub async fn health(State(health): State<Arc<Health>>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-/// Polls Intercom's status page every `interval` until `shutdown`, writing readings to `into` and
-/// to the `intercom_status_indicator` gauge. An unreachable page is reported, never fatal.
-pub async fn monitor_status_page(
+/// Watches Intercom's status page: each [`StatusPageMonitor::poll`] reads it once into the
+/// `/health` report and the `intercom_status_indicator` gauge (`startup` polls every
+/// `status_page.interval`). An unreachable page is reported, never fatal.
+#[derive(Debug)]
+pub struct StatusPageMonitor {
+    http: reqwest::Client,
     url: url::Url,
-    interval: Duration,
     into: Arc<RwLock<Option<StatusPageReading>>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let http = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
-        Ok(http) => http,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the status page client; the status page is not monitored");
-            return;
+}
+
+impl StatusPageMonitor {
+    /// A monitor of `url` writing its readings to `into` ([`Health::status_page`]); `None`, with
+    /// an error logged, when its HTTP client cannot be built.
+    pub fn new(url: url::Url, into: Arc<RwLock<Option<StatusPageReading>>>) -> Option<Self> {
+        match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+            Ok(http) => Some(StatusPageMonitor { http, url, into }),
+            Err(error) => {
+                tracing::error!(%error, "cannot build the status page client; the status page is not monitored");
+                None
+            }
         }
-    };
-    let mut ticker = tokio::time::interval(interval);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-        let reading = read_status_page(&http, &url).await;
+    }
+
+    /// Reads the status page once; logs when the indicator changes.
+    pub async fn poll(&self) {
+        let reading = read_status_page(&self.http, &self.url).await;
         let level = match reading.indicator.as_str() {
             "none" => 0.0,
             "minor" => 1.0,
@@ -333,7 +337,7 @@ pub async fn monitor_status_page(
             _ => -1.0,
         };
         metrics::gauge!(names::INTERCOM_STATUS_INDICATOR).set(level);
-        let changed = into.read().as_ref().map(|r| &r.indicator) != Some(&reading.indicator);
+        let changed = self.into.read().as_ref().map(|r| &r.indicator) != Some(&reading.indicator);
         if changed {
             match &reading.error {
                 Some(error) => tracing::warn!(%error, "Intercom's status page cannot be read"),
@@ -342,7 +346,7 @@ pub async fn monitor_status_page(
                 }
             }
         }
-        *into.write() = Some(reading);
+        *self.into.write() = Some(reading);
     }
 }
 

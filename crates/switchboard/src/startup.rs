@@ -23,7 +23,7 @@ use crate::admin::{self, AdminState};
 use crate::alerts::{AlertEngine, AlertTapLayer};
 use crate::config::{Config, ConfigError, LoadedSecrets};
 use crate::delivery::{Builtin, DispatchSettings, Dispatcher, RetrySchedule, Route, Routing};
-use crate::health::{self, Health, Readiness};
+use crate::health::{self, Health, Readiness, StatusPageMonitor};
 use crate::http_error;
 use crate::intercom::Intercom;
 use crate::secrets::Secrets;
@@ -279,38 +279,20 @@ impl Application {
         background.spawn(async move {
             secrets.refresh_until(interval, async move { stopped(&mut refresh_stop).await }).await;
         });
-        let store = self.store.clone();
-        let retention = self.config.store.retention;
-        let mut purge_stop = stop_rx.clone();
-        let clock = self.clock.clone();
-        background.spawn(async move {
-            let mut ticker = tokio::time::interval(PURGE_EVERY);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => purge(store.as_ref(), retention, clock.as_ref()).await,
-                    () = stopped(&mut purge_stop) => return,
-                }
-            }
-        });
-        let store = self.store.clone();
-        let mut gauges_stop = stop_rx.clone();
-        let clock = self.clock.clone();
-        background.spawn(async move {
-            let mut ticker = tokio::time::interval(QUEUE_GAUGES_EVERY);
-            loop {
-                tokio::select! {
-                    _ = ticker.tick() => queue_gauges(store.as_ref(), clock.as_ref()).await,
-                    () = stopped(&mut gauges_stop) => return,
-                }
-            }
-        });
-        if self.config.status_page.enabled {
-            background.spawn(health::monitor_status_page(
-                self.config.status_page.url.clone(),
-                self.config.status_page.interval,
-                self.health.status_page(),
-                stop_rx.clone(),
-            ));
+        let (store, clock, retention) = (self.store.clone(), self.clock.clone(), self.config.store.retention);
+        background.spawn(every(PURGE_EVERY, stop_rx.clone(), async move || {
+            purge(store.as_ref(), retention, clock.as_ref()).await
+        }));
+        let (store, clock) = (self.store.clone(), self.clock.clone());
+        background.spawn(every(QUEUE_GAUGES_EVERY, stop_rx.clone(), async move || {
+            queue_gauges(store.as_ref(), clock.as_ref()).await
+        }));
+        let status_page = &self.config.status_page;
+        if status_page.enabled
+            && let Some(monitor) = StatusPageMonitor::new(status_page.url.clone(), self.health.status_page())
+        {
+            background
+                .spawn(every(status_page.interval, stop_rx.clone(), async move || monitor.poll().await));
         }
         if self.config.alerts.enabled {
             let mut alerts_stop = stop_rx.clone();
@@ -418,6 +400,18 @@ pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Runs `task` every `period`, the first time at once, until `stop` turns true. A run that has
+/// begun is never cut short: the stop is seen between runs.
+async fn every(period: Duration, mut stop: watch::Receiver<bool>, mut task: impl AsyncFnMut()) {
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => task().await,
+            () = stopped(&mut stop) => return,
+        }
+    }
 }
 
 /// Publishes the queue's state as gauges: `webhook_queue_depth`, `webhook_oldest_pending_seconds`,
