@@ -117,21 +117,15 @@ fn is_env_file(name: &str) -> bool {
 }
 
 fn env_files_in(dir: &Path, walk: bool) -> Vec<PathBuf> {
-    if !walk {
-        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-        let mut found: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .filter(|e| is_env_file(&e.file_name().to_string_lossy()))
-            .map(|e| e.path())
-            .collect();
-        found.sort();
-        return found;
+    let mut walker = ignore::WalkBuilder::new(dir);
+    if walk {
+        // Walked like `scan` walks: .gitignore'd files are not part of the tree that ships.
+        walker.hidden(false).filter_entry(|e| e.file_name() != ".git");
+    } else {
+        // Next to the config every file counts, ignored or not: it sits where the service runs.
+        walker.standard_filters(false).max_depth(Some(1));
     }
-    // Walked like `scan` walks: .gitignore'd files are not part of the tree that ships.
-    let mut found: Vec<PathBuf> = ignore::WalkBuilder::new(dir)
-        .hidden(false)
-        .filter_entry(|e| e.file_name() != ".git")
+    let mut found: Vec<PathBuf> = walker
         .build()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
@@ -263,4 +257,23 @@ pub(super) async fn hardcoded_tokens(ctx: &Context) -> CheckResult {
         Err(e) => check.fail(source.display().to_string(), format!("the scan stopped: {e}"), expected),
     }
     check.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files_next_to_the_config_count_even_if_ignored_and_a_walk_follows_gitignore() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("deploy")).unwrap();
+        std::fs::write(root.join(".gitignore"), ".env\n").unwrap();
+        for name in [".env", ".env.example", "deploy/.env.staging", "deploy/.env.dist", ".git/.env"] {
+            std::fs::write(root.join(name), "INTERCOM_TOKEN=x\n").unwrap();
+        }
+        assert_eq!(env_files_in(root, false), [root.join(".env")]);
+        assert_eq!(env_files_in(root, true), [root.join("deploy/.env.staging")]);
+    }
 }
