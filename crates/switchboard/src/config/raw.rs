@@ -15,7 +15,8 @@ use super::units::{ByteSize, HumanDuration};
 use crate::alerts::AlertSettings;
 use crate::logging::LogFormat;
 
-#[derive(Debug, Deserialize, Serialize)]
+/// Every section's defaults are its own `Default`; the top level adds none of its own.
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawConfig {
     pub(super) environment: Environment,
@@ -33,28 +34,6 @@ pub(super) struct RawConfig {
     pub(super) secrets: RawSecrets,
     pub(super) logging: RawLogging,
     pub(super) preflight: RawPreflight,
-}
-
-impl Default for RawConfig {
-    fn default() -> Self {
-        RawConfig {
-            environment: Environment::Development,
-            allow_env_secrets: false,
-            server: RawServer::default(),
-            intercom: RawIntercom::default(),
-            webhooks: RawWebhooks::default(),
-            store: RawStore::default(),
-            destinations: Vec::new(),
-            delivery: RawDelivery::default(),
-            health: RawHealth::default(),
-            status_page: RawStatusPage::default(),
-            alerts: AlertSettings::default(),
-            admin: RawAdmin::default(),
-            secrets: RawSecrets::default(),
-            logging: RawLogging::default(),
-            preflight: RawPreflight::default(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]
