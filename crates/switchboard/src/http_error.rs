@@ -273,9 +273,14 @@ async fn drop_unusable_request_id(mut request: Request) -> Request {
     request
 }
 
+/// The id [`with_request_ids`] gave `request`: there for everything the router runs (it wraps the
+/// whole router), so handlers and the request's tracing span see the id its answer carries.
+pub fn request_id<B>(request: &axum::http::Request<B>) -> Option<&str> {
+    request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok())
+}
+
 async fn fill_request_id(request: Request, next: Next) -> Response {
-    let id = request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok());
-    let id = id.map(str::to_owned);
+    let id = request_id(&request).map(str::to_owned);
     let response = next.run(request).await;
     let (mut parts, body) = response.into_parts();
     let Some(error) = parts.extensions.remove::<HttpError>() else {

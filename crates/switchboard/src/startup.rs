@@ -228,13 +228,8 @@ impl Application {
             .nest("/admin", admin)
             // Last, so that they reach every route above; both answer the error envelope.
             .fallback(http_error::not_found)
-            .method_not_allowed_fallback(http_error::method_not_allowed)
-            // 5xx answers here are expected states (/health unhealthy, a webhook refused with 503), each
-            // logged with its reason by its handler; the layer's own report of them is debug noise.
-            .layer(
-                TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-            );
-        let router = http_error::with_request_ids(router);
+            .method_not_allowed_fallback(http_error::method_not_allowed);
+        let router = traced(router);
         Ok(Application {
             listener,
             router,
@@ -397,6 +392,34 @@ pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
     Ok(pipeline)
 }
 
+/// Wraps the whole router: a request id for every request (`X-Request-Id`, error bodies), then a
+/// tracing span per request that carries the same id, so every log line of a request can be found
+/// from the id a caller quotes.
+fn traced(router: Router) -> Router {
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(request_span)
+        // 5xx answers are expected states (/health unhealthy, a webhook refused with 503), each
+        // logged with its reason by its handler; the layer's own report of them is debug noise.
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
+    // Outermost last: the ids are set before the span is made.
+    http_error::with_request_ids(router.layer(trace))
+}
+
+/// The span of one HTTP request. At INFO, so that it is on every line at the default level; the
+/// URI only when DEBUG is on, since URLs can carry personal data.
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let span = tracing::info_span!(
+        "request",
+        method = %request.method(),
+        request_id = http_error::request_id(request).unwrap_or_default(),
+        uri = tracing::field::Empty,
+    );
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        span.record("uri", tracing::field::display(request.uri()));
+    }
+    span
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -467,5 +490,101 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use axum::routing::get;
+    use serde_json::Value;
+    use tracing_subscriber::fmt::MakeWriter;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::http_error::{ErrorCode, HttpError};
+    use crate::logging::{LogFormat, RedactingLayer, Redactor};
+
+    /// Log output kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<Value> {
+            let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        }
+    }
+
+    async fn refuse() -> HttpError {
+        tracing::warn!("refusing the request");
+        HttpError::new(ErrorCode::BadRequest, "refused")
+    }
+
+    /// The `request` span of the handler's log line whose answer carried `id`.
+    fn request_span_of(lines: &[Value], id: &str) -> Value {
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == "refusing the request" && l["spans"][0]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no handler line with request_id {id} in {lines:?}"));
+        line["spans"][0].clone()
+    }
+
+    // Current-thread runtime: the server's tasks run on this thread, under the thread's subscriber.
+    #[tokio::test]
+    async fn every_log_line_of_a_request_carries_the_id_its_answer_names() {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(RedactingLayer::new(Redactor::new(&[]), LogFormat::Json, captured.clone()));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/refuse?email=jane.doe@example.com", listener.local_addr().unwrap());
+        let router = traced(Router::new().route("/refuse", get(refuse)));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let http = reqwest::Client::new();
+
+        // A caller's id is kept; a fresh one is made otherwise. Either way the body, the header and
+        // the handler's log line name the same id.
+        for sent in [Some("lb-req-7f3a"), None] {
+            let mut request = http.get(&url);
+            if let Some(id) = sent {
+                request = request.header("x-request-id", id);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 400);
+            let header = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["request_id"], header.as_str());
+            if let Some(id) = sent {
+                assert_eq!(header, id);
+            }
+            let span = request_span_of(&captured.lines(), &header);
+            assert_eq!(span["name"], "request");
+            assert_eq!(span["method"], "GET");
+            // The URI (with whatever personal data it holds) only at DEBUG.
+            assert!(span.get("uri").is_none(), "{span}");
+        }
     }
 }
