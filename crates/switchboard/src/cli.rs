@@ -1,4 +1,5 @@
-//! The `switchboard` command line: parsing and dispatch to the library.
+//! The `switchboard` command line: parsing, dispatch to the library, and each command's outcome as
+//! an [`Exit`] code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

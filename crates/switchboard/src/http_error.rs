@@ -6,7 +6,8 @@
 //! Handlers return `Err(HttpError::new(ErrorCode::…, "what happened; what to do"))`. An error
 //! cannot see the request it answers, so it renders `"request_id": null` (which Intercom's schema
 //! allows) and travels in the response's extensions; [`with_request_ids`], around the whole
-//! router, gives every request an id and writes it into error bodies on the way out.
+//! router, gives every request an id and writes it into error bodies on the way out. Inside it,
+//! [`request_id`] reads the id, for the request's tracing span.
 
 use std::borrow::Cow;
 use std::fmt;

@@ -1,6 +1,8 @@
 //! Switchboard: a production gateway and toolkit for Intercom integrations.
 //!
-//! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability.
+//! `main.rs` only calls [`cli::main`]; everything else lives in one module per capability, each
+//! owning its types. ARCHITECTURE.md at the repository's root says what each module owns, what it
+//! must not know and which way dependencies point; the architecture test checks those layers.
 
 pub mod admin;
 pub mod alerts;

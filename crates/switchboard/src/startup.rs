@@ -1,6 +1,7 @@
-//! Builds the service from its configuration, binds it and runs it until shutdown; the one place
-//! that composes modules which must not know each other (the metrics recorder stack and the alert
-//! tap, the ingress and the delivery routing table).
+//! `switchboard serve`: builds the service from its configuration, binds it and runs it until
+//! shutdown, failing with a [`ServeError`]. The one place that composes modules which must not know
+//! each other: the metrics recorder stack and the alert tap ([`install_metrics`]), the ingress and
+//! the delivery routing table, the request ids and the request's tracing span.
 //!
 //! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
 //! requests finish (each either committed and answered 200, or answered 503), then stop the

@@ -12,8 +12,8 @@
 //! so every exported name starts with `switchboard_`. This module builds the stack around any
 //! layer ([`build_recorder`]) and knows nothing of what sits in between: `startup` puts the alert
 //! tap there (`startup::install_metrics`), so the alert engine sees exactly what Prometheus sees.
-//! [`METRICS`] lists every metric with its type, labels and meaning; `docs/metrics.md` documents
-//! the same list and a test keeps the two in step.
+//! [`names`] and [`METRICS`] (every metric with its type, labels and meaning) are defined by one
+//! table below; `docs/metrics.md` documents the same list and a test keeps the two in step.
 
 use std::thread;
 use std::time::Duration;

@@ -10,6 +10,9 @@
 //! - `typed`: the validated [`Config`] and its sections; `validate`: one function per section.
 //! - `slots`: the secrets by [`SecretSlot`]; `render`: `config check`'s TOML.
 //!
+//! Some sections' types belong to the module they configure: `[store]` is [`StoreConfig`]
+//! (re-exported here; the store opens itself from it), `[alerts]` is `alerts::AlertSettings`.
+//!
 //! [`Secret`]: crate::secrets::Secret
 
 mod loader;

@@ -1,5 +1,7 @@
 //! Delivery of stored events: claim with a lease, run the built-in handlers, POST to destinations,
-//! then record delivered, retry later, or dead-letter.
+//! then record delivered, retry later, or dead-letter. Delivery also owns where events go: topic
+//! patterns ([`TopicPattern`]) and the routing table ([`Routing`]) that the ingress asks at ingest,
+//! never the other way round.
 //!
 //! Delivery is at least once. An event reaches a destination more than once only when an attempt's
 //! outcome was lost: the destination answered but the result was not recorded (a crash, or a lease

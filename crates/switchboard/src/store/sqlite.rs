@@ -1,8 +1,8 @@
 //! The embedded SQLite backend: one file in WAL mode, one writer thread with group commit.
 //!
-//! Every operation is a command sent to a single writer thread that owns the connection. The
-//! thread takes every command waiting (up to [`MAX_BATCH`]), runs them in one transaction and
-//! commits once with
+//! Every write is a command sent to a single writer thread that owns the write connection (reads
+//! use a connection of their own, which WAL lets run beside the writer). The thread takes every
+//! command waiting (up to `MAX_BATCH`), runs them in one transaction and commits once with
 //! `synchronous = FULL`, which fsyncs the WAL. Concurrent webhooks therefore share one fsync: the
 //! cost of durability is paid per batch, not per event. Replies are sent only after the commit, so
 //! a caller that gets `Stored` knows the event is on disk. Checkpoints run on a separate thread so
