@@ -13,19 +13,8 @@ LIMIT=${LIMIT:-10000}
 FRACTION=${FRACTION:-1.0}
 PORT=${PORT:-4710}
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-cargo build --release --quiet -p switchboard --bin switchboard
+source "$(dirname "$0")/lib.sh"
 (cd bench && npm ci --ignore-scripts --no-audit --no-fund --silent)
-bin="$root/target/release/switchboard"
-
-work="$(mktemp -d)"
-sim_pid=""
-cleanup() {
-  if [[ -n "$sim_pid" ]]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # Two apps, each with the limit under test; the workspace limit is raised so it never binds.
 cat > "$work/sim.toml" <<TOML
@@ -48,11 +37,10 @@ rate_limit_per_minute = $LIMIT
 TOML
 
 "$bin" sim --config "$work/sim.toml" --port "$PORT" > "$work/sim.log" 2>&1 &
-sim_pid=$!
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
+stop_on_exit+=($!)
+# The simulator is up once its port takes a connection.
+sim_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT"); }
+wait_until sim_listening
 
 url="http://127.0.0.1:$PORT"
 echo "pacing benchmark: $CONTACTS upserts each, limit $LIMIT/min per app, budget fraction $FRACTION, $url" >&2

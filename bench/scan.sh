@@ -13,13 +13,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-7}
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-cargo build --release --quiet -p switchboard --bin switchboard
-bin="$root/target/release/switchboard"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/lib.sh"
 
 tree="${1:-$HOME/.cargo/registry/src}"
 size_mb() { du -sm --apparent-size "$1" 2>/dev/null | cut -f1; }

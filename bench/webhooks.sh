@@ -18,20 +18,7 @@ PORT=${PORT:-18080}
 DESTINATION=${DESTINATION:-0}
 SINK_PORT=${SINK_PORT:-18090}
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
-cargo build --release --quiet -p switchboard --bin switchboard
-bin="$root/target/release/switchboard"
-
-work="$(mktemp -d)"
-serve_pid=""
-sink_pid=""
-cleanup() {
-  if [[ -n "$serve_pid" ]]; then kill "$serve_pid" 2>/dev/null; wait "$serve_pid" 2>/dev/null || true; fi
-  if [[ -n "$sink_pid" ]]; then kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
 # A throwaway client secret for this run only.
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/client_secret"
@@ -54,15 +41,12 @@ name = "sink"
 url = "http://127.0.0.1:$SINK_PORT/"
 TOML
   "$bin" bench sink --listen "127.0.0.1:$SINK_PORT" --every 1h > "$work/sink.log" &
-  sink_pid=$!
+  stop_on_exit+=($!)
 fi
 
 "$bin" serve --config "$work/switchboard.toml" &
-serve_pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+stop_on_exit+=($!)
+wait_until curl -sf "http://127.0.0.1:$PORT/readyz"
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1); $(date -u +%Y-%m-%dT%H:%MZ)"
 url="http://127.0.0.1:$PORT/webhooks/intercom"
