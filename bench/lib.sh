@@ -17,7 +17,7 @@ cleanup() {
   local i pid
   for ((i = ${#stop_on_exit[@]} - 1; i >= 0; i--)); do
     pid=${stop_on_exit[i]}
-    kill "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null || true   # it may have ended already
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$work"
