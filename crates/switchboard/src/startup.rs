@@ -496,47 +496,15 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
     use std::sync::Arc;
 
     use axum::routing::get;
     use serde_json::Value;
-    use tracing_subscriber::fmt::MakeWriter;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
     use crate::http_error::{ErrorCode, HttpError};
     use crate::logging::{LogFormat, RedactingLayer, Redactor};
-
-    /// Log output kept in memory.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Captured {
-            self.clone()
-        }
-    }
-
-    impl Captured {
-        fn lines(&self) -> Vec<Value> {
-            let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-        }
-    }
 
     async fn refuse() -> HttpError {
         tracing::warn!("refusing the request");
@@ -544,21 +512,25 @@ mod tests {
     }
 
     /// The `request` span of the handler's log line whose answer carried `id`.
-    fn request_span_of(lines: &[Value], id: &str) -> Value {
+    fn request_span_of(log: &std::path::Path, id: &str) -> Value {
+        let text = std::fs::read_to_string(log).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         let line = lines
             .iter()
             .find(|l| l["message"] == "refusing the request" && l["spans"][0]["request_id"] == id)
-            .unwrap_or_else(|| panic!("no handler line with request_id {id} in {lines:?}"));
+            .unwrap_or_else(|| panic!("no handler line with request_id {id} in {text}"));
         line["spans"][0].clone()
     }
 
     // Current-thread runtime: the server's tasks run on this thread, under the thread's subscriber.
     #[tokio::test]
     async fn every_log_line_of_a_request_carries_the_id_its_answer_names() {
-        let captured = Captured::default();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("switchboard.log");
+        let writer = Arc::new(std::fs::File::create(&log).unwrap());
         let subscriber = tracing_subscriber::registry()
             .with(tracing_subscriber::EnvFilter::new("info"))
-            .with(RedactingLayer::new(Redactor::new(&[]), LogFormat::Json, captured.clone()));
+            .with(RedactingLayer::new(Redactor::new(&[]), LogFormat::Json, writer));
         let _guard = tracing::subscriber::set_default(subscriber);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/refuse?email=jane.doe@example.com", listener.local_addr().unwrap());
@@ -581,7 +553,7 @@ mod tests {
             if let Some(id) = sent {
                 assert_eq!(header, id);
             }
-            let span = request_span_of(&captured.lines(), &header);
+            let span = request_span_of(&log, &header);
             assert_eq!(span["name"], "request");
             assert_eq!(span["method"], "GET");
             // The URI (with whatever personal data it holds) only at DEBUG.
