@@ -1,7 +1,7 @@
 //! Durable storage of webhook events and their deliveries.
 //!
 //! One [`Store`] trait, one backend per database: SQLite now (embedded, one file), PostgreSQL next
-//! (several replicas). Both must pass the contract tests in `tests/store_contract.rs`.
+//! (several replicas). Both must pass the contract tests in `tests/it/store.rs`.
 //!
 //! Model: an *event* is one Intercom notification, unique per `(app, notification id)` (the
 //! deduplication key). At ingest it fans out into one *delivery* per destination whose topic

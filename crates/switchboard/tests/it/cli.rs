@@ -3,7 +3,7 @@
 use switchboard::secrets::Fingerprint;
 
 use crate::config::{ENV_SECRET_IN_PRODUCTION, ENV_SECRET_REFUSED};
-use crate::harness::cli;
+use crate::harness::{cli, write_secrets};
 
 #[test]
 fn config_check_rejects_a_bad_config_with_exit_code_2_and_the_key() {
@@ -34,9 +34,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
         ("admin_key", "admin-key-value-42"),
         ("dest_secret", "whsec-destination-value"),
     ];
-    for (name, value) in secrets {
-        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
-    }
+    write_secrets(dir.path(), &secrets);
     let d = dir.path().display();
     std::fs::write(
         dir.path().join("switchboard.toml"),

@@ -6,7 +6,7 @@ use switchboard::config::{Config, ConfigError, ConfigLoader, Environment, Interc
 use switchboard::logging::LogFormat;
 use switchboard::secrets::SecretRef;
 
-use crate::harness::repo_root;
+use crate::harness::{repo_root, write_secrets};
 
 /// A production config with an `env:` secret, refused by the loader and by `config check` alike.
 pub const ENV_SECRET_IN_PRODUCTION: &str = r#"
@@ -24,6 +24,13 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> PathBuf {
     let path = dir.path().join("switchboard.toml");
     std::fs::write(&path, text).expect("write config");
     path
+}
+
+/// `text` as `switchboard.toml` in a folder of its own.
+fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, text);
+    (dir, path)
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -49,9 +56,7 @@ fn invalid(path: &Path) -> Vec<String> {
 
 #[test]
 fn flags_override_environment_which_overrides_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         [server]
         listen = "127.0.0.1:1111"
@@ -62,8 +67,7 @@ fn flags_override_environment_which_overrides_the_file() {
         level = "debug"
         "#,
     );
-    let file_only =
-        load(Some(&path), &[]).unwrap();
+    let file_only = load(Some(&path), &[]).unwrap();
     assert_eq!(file_only.server.listen.to_string(), "127.0.0.1:1111");
     assert_eq!(file_only.intercom.endpoint.base_url(), "https://api.eu.intercom.io");
     assert_eq!(file_only.intercom.version, "2.15");
@@ -125,8 +129,7 @@ fn defaults_are_safe_for_development() {
 
 #[test]
 fn env_secrets_are_refused_in_production_with_the_key_and_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&dir, ENV_SECRET_IN_PRODUCTION);
+    let (_dir, path) = config_file(ENV_SECRET_IN_PRODUCTION);
     let issues = invalid(&path);
     assert_eq!(issues.len(), 1, "{issues:#?}");
     assert!(issues[0].starts_with(ENV_SECRET_REFUSED), "{}", issues[0]);
@@ -140,9 +143,7 @@ fn env_secrets_are_refused_in_production_with_the_key_and_the_fix() {
 
 #[test]
 fn production_requires_secrets_and_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         environment = "production"
         [webhooks]
@@ -152,8 +153,7 @@ fn production_requires_secrets_and_https() {
         url = "https://app.internal/hooks"
         "#,
     );
-    let issues =
-        invalid(&path);
+    let issues = invalid(&path);
     let keys: Vec<&str> = issues.iter().map(|i| i.split(':').next().unwrap()).collect();
     assert_eq!(
         keys,
@@ -165,9 +165,7 @@ fn production_requires_secrets_and_https() {
 
 #[test]
 fn every_bad_value_is_reported_with_its_key_and_a_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         [server]
         listen = "everywhere"
@@ -184,8 +182,7 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
         topics = ["contact.*.created"]
         "#,
     );
-    let issues =
-        invalid(&path);
+    let issues = invalid(&path);
     let text = issues.join("\n");
     for expected in [
         "server.listen: \"everywhere\" is not an address; write host:port like 0.0.0.0:8080",
@@ -262,8 +259,7 @@ fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy()
         listen = "0.0.0.0:8080"
         "#;
     let path = write_config(&dir, base);
-    let found =
-        invalid(&path);
+    let found = invalid(&path);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(found[0].starts_with("server.listen: 0.0.0.0:8080 would serve plain HTTP"), "{}", found[0]);
     assert!(found[0].contains("server.behind_tls_proxy = true"), "{}", found[0]);
@@ -277,17 +273,13 @@ fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy()
         "loopback is fine"
     );
     let half_tls = write_config(&dir, &format!("{base}tls_cert = \"/etc/cert.pem\"\n"));
-    let text =
-        invalid(&half_tls)
-            .join("\n");
+    let text = invalid(&half_tls).join("\n");
     assert!(text.contains("server.tls_cert: and server.tls_key must be set together"), "{text}");
 }
 
 #[test]
 fn delivery_and_webhook_limits_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (dir, path) = config_file(
         r#"
         [webhooks]
         ack_deadline = "6s"
@@ -295,9 +287,7 @@ fn delivery_and_webhook_limits_are_checked() {
         max_body = "12 parsecs"
         "#,
     );
-    let text =
-        invalid(&path)
-            .join("\n");
+    let text = invalid(&path).join("\n");
     assert!(text.contains("webhooks.max_body") && text.contains("1MiB"), "{text}");
     let path = write_config(
         &dir,
@@ -314,9 +304,7 @@ fn delivery_and_webhook_limits_are_checked() {
         timeout = "10s"
         "#,
     );
-    let text =
-        invalid(&path)
-            .join("\n");
+    let text = invalid(&path).join("\n");
     for expected in [
         "webhooks.ack_deadline: must be more than zero and under 5s",
         "webhooks.max_event_age: must be shorter than store.retention",
@@ -342,9 +330,7 @@ fn type_errors_never_quote_the_value_which_may_be_a_pasted_secret() {
         &dir,
         &format!("[intercom]\ntoken = 12345678901234567890\n[webhooks]\nclient_secrets = \"{pasted}\"\n"),
     );
-    let from_file =
-        invalid(&path)
-            .join("\n");
+    let from_file = invalid(&path).join("\n");
     assert!(!from_file.contains(pasted) && !from_file.contains("12345678901234567890"), "{from_file}");
 }
 
@@ -609,9 +595,7 @@ async fn config_check_renders_every_section_with_fingerprints_only() {
         ("alert_secret", "alert-render-signing-key"),
         ("admin_key", "admin-render-key"),
     ];
-    for (name, value) in secrets {
-        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
-    }
+    write_secrets(dir.path(), &secrets);
     for file in ["cert.pem", "key.pem", "ca.pem"] {
         std::fs::write(dir.path().join(file), "not read by config check\n").unwrap();
     }

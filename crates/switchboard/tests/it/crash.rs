@@ -37,7 +37,8 @@ async fn wait_ready(http: &reqwest::Client, url: &str) {
 async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     let (receiver, hook) = Receiver::start().await;
     let port = free_port();
-    let dir = AppDir::new(&format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n"));
+    let dir =
+        AppDir::new(&format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n"));
     dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
     dir.edit("lease = \"30s\"", "lease = \"2s\"");
     let config = dir.config();

@@ -108,8 +108,11 @@ async fn simulator_webhooks_flow_through_serve_to_a_recovering_destination() {
     assert_eq!(replay.stdout.trim(), "1 dead letter(s) queued for delivery again");
 
     let arrived = eventually("every acknowledged notification reaches the destination", || async {
-        let arrived: HashSet<String> =
-            receiver.received().iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned()).collect();
+        let arrived: HashSet<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
         (acknowledged.is_subset(&arrived) && app.store.stats().await.unwrap().pending == 0).then_some(arrived)
     })
     .await;

@@ -21,12 +21,13 @@ fn field<'a>(banner: &'a str, label: &str) -> &'a str {
 async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut child = Command::from(cli(&["serve", "--sandbox", "--listen", "127.0.0.1:0"]).dir(dir.path()).command())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::from(cli(&["serve", "--sandbox", "--listen", "127.0.0.1:0"]).dir(dir.path()).command())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = String::new();
     tokio::time::timeout(PATIENCE, async {

@@ -12,8 +12,8 @@ use switchboard::store::{
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
 use crate::harness::{
-    AppDir, CLIENT_SECRET, ROTATED_SECRET, Receiver, error_envelope, notification, notification_on, post_signed,
-    serve, spawn_app, spawn_app_on, wait_until,
+    AppDir, CLIENT_SECRET, ROTATED_SECRET, Receiver, error_envelope, notification, notification_on,
+    post_signed, serve, spawn_app, spawn_app_on, wait_until,
 };
 
 /// The status and code of an error answer, after checking its envelope and request id.
@@ -102,11 +102,7 @@ async fn notifications_are_aged_and_stamped_on_the_services_clock() {
     );
 
     let fresh = created_now("notif_fresh");
-    assert_eq!(
-        app.notify(&fresh).await.status(),
-        200,
-        "created now again: accepted"
-    );
+    assert_eq!(app.notify(&fresh).await.status(), 200, "created now again: accepted");
     app.stop().await;
 }
 
@@ -417,8 +413,7 @@ async fn unknown_paths_and_methods_get_the_envelope() {
     assert!(allow.contains("POST") && allow.contains("HEAD"), "{allow}");
     let (status, code, _) = error_envelope(wrong).await;
     assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
-    let (status, code, _) =
-        error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
+    let (status, code, _) = error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
     assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
     app.stop().await;
 }

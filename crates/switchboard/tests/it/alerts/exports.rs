@@ -6,7 +6,9 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use serde_json::Value;
-use switchboard::alerts::{AlertSettings, AlertTapLayer, RuleId, RuleOverride, export_prometheus, rule_metrics};
+use switchboard::alerts::{
+    AlertSettings, AlertTapLayer, RuleId, RuleOverride, export_prometheus, rule_metrics,
+};
 use switchboard::telemetry;
 
 use super::rules::intercom_request;
@@ -36,6 +38,8 @@ async fn metrics_endpoint_serves_prefixed_prometheus_text() {
 
 #[test]
 fn installing_twice_returns_the_same_pipeline() {
+    // The process-wide recorder, shared with every in-process service: fine, since this looks only for
+    // a series it records itself, and nothing else removes series.
     let first = switchboard::startup::install_metrics().unwrap();
     let second = switchboard::startup::install_metrics().unwrap();
     metrics::counter!("contact_cache_invalidations_total").increment(1);

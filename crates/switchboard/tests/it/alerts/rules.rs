@@ -599,8 +599,6 @@ async fn alerts_endpoint_lists_every_rule_with_its_state() {
     assert!(alerts.iter().any(|a| a["name"] == "IntercomHighLatency" && a["severity"] == "warning"));
 }
 
-
-
 #[test]
 fn severities_follow_the_checklist() {
     let rules = AlertSettings::default().rules();

@@ -2,10 +2,11 @@
 //! reach a receiver in each channel format (JSON webhook, Slack, Alertmanager), and resolve; and the
 //! rate-limit alerts, driven by health probes that spend a simulator's budget.
 //!
-//! Each test runs in its own process: the service's alerts read the process-wide metrics recorder,
-//! into which every other in-process service and test records too (another service's dead letters
-//! would keep DeadLettersPresent firing, another test's unsigned webhooks would fire
-//! WebhookSignatureFailures, another simulator's 429s IntercomRateLimited). Within a test, the
+//! Each test runs in its own process ([`in_own_process`]): the service's alerts read the process-wide
+//! metrics recorder, into which every other in-process service and test records too. There, another
+//! service's dead letters would keep DeadLettersPresent firing, another test's 401s would fire
+//! IntercomAuthFailure before this test rotates its token (so the test would pass without having
+//! caused what it checks), another simulator's 429s would fire IntercomRateLimited. Within a test, the
 //! scenarios run in sequence on one service for the same reason.
 
 use intercom_sim::{Indicator, SimConfig, Simulator};
@@ -40,9 +41,11 @@ async fn wait_state(http: &reqwest::Client, base: &str, name: &str, state: &str,
 
 #[test]
 fn alerts_fire_notify_every_channel_and_resolve() {
+    // Alone: it reads every rule's state off the process-wide recorder (see the module's doc).
     in_own_process(|| block_on(every_channel()));
 }
 
+/// Each rule the service can drive end to end fires, notifies every channel format and resolves.
 async fn every_channel() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let creds = sim.default_app().clone();
@@ -182,8 +185,11 @@ async fn every_channel() {
     let slack_texts: Vec<String> =
         slack.json_bodies().iter().map(|b| b["text"].as_str().unwrap_or("").to_owned()).collect();
     assert!(slack_texts.iter().any(|t| t.contains("IntercomAuthFailure")), "{slack_texts:?}");
-    let am: Vec<serde_json::Value> =
-        alertmanager.json_bodies().into_iter().flat_map(|b| b.as_array().cloned().unwrap_or_default()).collect();
+    let am: Vec<serde_json::Value> = alertmanager
+        .json_bodies()
+        .into_iter()
+        .flat_map(|b| b.as_array().cloned().unwrap_or_default())
+        .collect();
     let unreachable: Vec<&serde_json::Value> =
         am.iter().filter(|a| a["labels"]["alertname"] == "IntercomUnreachable").collect();
     assert!(unreachable.iter().any(|a| a["labels"]["severity"] == "P1"), "{am:?}");
@@ -203,6 +209,8 @@ async fn every_channel() {
 
 #[test]
 fn rate_limit_alerts_fire_and_resolve() {
+    // Alone: the rate-limit gauges and the 429 counter are process-wide, and the health tests'
+    // simulators drive them too (see the module's doc).
     in_own_process(|| block_on(rate_limits()));
 }
 

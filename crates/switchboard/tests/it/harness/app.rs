@@ -11,7 +11,7 @@ use switchboard::startup::Application;
 use switchboard::store::Store;
 use tokio::sync::oneshot;
 
-use super::{ADMIN_KEY, CLIENT_SECRET, DESTINATION_SECRET, ROTATED_SECRET, post_signed};
+use super::{ADMIN_KEY, CLIENT_SECRET, DESTINATION_SECRET, ROTATED_SECRET, post_signed, write_secrets};
 
 /// A service's folder: the test secrets as files, its config and its store. It outlives the service,
 /// so a test can start it again on the same data.
@@ -27,14 +27,15 @@ impl AppDir {
     /// [`CLIENT_SECRET`], [`ROTATED_SECRET`], [`DESTINATION_SECRET`] and [`ADMIN_KEY`].
     pub fn new(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        for (name, value) in [
-            ("client_secret", CLIENT_SECRET),
-            ("rotated_secret", ROTATED_SECRET),
-            ("dest_secret", DESTINATION_SECRET),
-            ("admin_key", ADMIN_KEY),
-        ] {
-            std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
-        }
+        write_secrets(
+            dir.path(),
+            &[
+                ("client_secret", CLIENT_SECRET),
+                ("rotated_secret", ROTATED_SECRET),
+                ("dest_secret", DESTINATION_SECRET),
+                ("admin_key", ADMIN_KEY),
+            ],
+        );
         let d = dir.path().display().to_string();
         let extra = extra.replace("{dir}", &d);
         let text = format!(
@@ -98,8 +99,10 @@ impl AppDir {
     }
 
     async fn start(self, clock: Option<SharedClock>) -> TestApp {
-        let config =
-            ConfigLoader::new(Some(self.config.clone()), Overrides::default()).with_env(vec![]).load().unwrap();
+        let config = ConfigLoader::new(Some(self.config.clone()), Overrides::default())
+            .with_env(vec![])
+            .load()
+            .unwrap();
         let secrets = config.load_secrets().await.unwrap();
         let app = match clock {
             Some(clock) => Application::build_with(&config, secrets, clock).await.unwrap(),

@@ -75,8 +75,9 @@ pub struct Ran {
 impl From<Output> for Ran {
     fn from(output: Output) -> Self {
         // Never quote the bytes: they may hold a secret the binary should not have printed.
-        let text =
-            |bytes: Vec<u8>, stream: &str| String::from_utf8(bytes).unwrap_or_else(|_| panic!("{stream} is not UTF-8"));
+        let text = |bytes: Vec<u8>, stream: &str| {
+            String::from_utf8(bytes).unwrap_or_else(|_| panic!("{stream} is not UTF-8"))
+        };
         Ran {
             code: output.status.code(),
             stdout: text(output.stdout, "stdout"),

@@ -9,7 +9,7 @@ mod receiver;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use switchboard::clock::{Clock, SystemClock};
@@ -39,6 +39,14 @@ const POLL: Duration = Duration::from_millis(20);
 /// The workspace's root (where README.md, deploy/ and docs/ are).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Writes each `(name, value)` as the file `name` in `dir` holding `value` and a newline, the way
+/// secrets are mounted.
+pub fn write_secrets(dir: &Path, secrets: &[(&str, &str)]) {
+    for (name, value) in secrets {
+        std::fs::write(dir.join(name), format!("{value}\n")).unwrap();
+    }
 }
 
 /// A realistic notification envelope about a contact, created now.
