@@ -1,9 +1,9 @@
 //! Durable storage of webhook events and their deliveries.
 //!
 //! One [`Store`] trait, one backend per database: SQLite now (embedded, one file), PostgreSQL next
-//! (several replicas). Both must pass the store contract tests (`store_contract` in the
-//! integration tests). The store owns its settings ([`StoreConfig`], [`StoreUrl`]: `[store]`) and
-//! opens the backend they name ([`open`], [`open_existing`]), so it needs nothing from `config`.
+//! (several replicas). Both must pass the contract tests in `tests/it/store.rs`. The store owns its
+//! settings ([`StoreConfig`], [`StoreUrl`]: `[store]`) and opens the backend they name ([`open`],
+//! [`open_existing`]), so it needs nothing from `config`.
 //!
 //! Model: an *event* is one Intercom notification, unique per `(app, notification id)` (the
 //! deduplication key). At ingest it fans out into one *delivery* per destination whose topic

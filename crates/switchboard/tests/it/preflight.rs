@@ -1,18 +1,16 @@
 //! `switchboard preflight` against the in-process simulator and an in-process `serve` (HTTPS, as in
 //! production): every check passes on a correct deployment, then each checklist failure is provoked
-//! and must come out as a FAIL row with a clear message. The CLI tests start the real binary with
-//! `tokio::process::Command`, so the runtime keeps serving the in-process services meanwhile.
-#![allow(clippy::unwrap_used)]
-
-mod common;
+//! and must come out as a FAIL row with a clear message. The CLI tests run the real binary without
+//! blocking the runtime, which keeps serving the in-process services meanwhile.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use intercom_sim::{AppConfig, Indicator, SimConfig, SimHandle, Simulator, WorkspaceConfig};
 use serde_json::Value;
 use switchboard::exit::Exit;
 use switchboard::preflight::{self, CheckId, PreflightOptions, Report, Status};
+
+use crate::harness::{AppDir, Ran, Receiver, TestApp, cli};
 
 /// Credentials of the simulator's two workspaces.
 struct Sim {
@@ -144,7 +142,7 @@ fn staging<'a>(sim: &'a Sim) -> Env<'a> {
 /// `production.toml` + `staging.toml` describing it for preflight, plus a clean source tree.
 struct Deployment {
     sim: Sim,
-    app: common::TestApp,
+    app: TestApp,
     production: PathBuf,
     source: PathBuf,
 }
@@ -173,7 +171,7 @@ async fn deploy() -> Deployment {
     std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
     // The service reads the same production file preflight checks, minus what needs its port.
     let serve_config = write_env(dir.path(), "production", &sim, &production(&sim));
-    let app = common::spawn_in(dir, serve_config).await;
+    let app = AppDir::with_config(dir, serve_config).spawn().await;
     let mut deployment = Deployment { sim, app, production: PathBuf::new(), source: PathBuf::new() };
     let env = deployment.production_env();
     deployment.production = write_env(deployment.dir(), "production", &deployment.sim, &env);
@@ -211,23 +209,14 @@ fn assert_status(report: &Report, id: CheckId, status: Status) {
     assert_eq!(check.status, status, "{}: {}\n{:#?}", id.as_str(), check.message, check.evidence);
 }
 
-async fn switchboard(args: &[&str], vars: &[(&str, &str)]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .output()
-        .await
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
+/// The binary with `args` and `vars` as its whole environment.
+async fn switchboard(args: &[&str], vars: &[(&str, &str)]) -> Ran {
+    cli(args).only_env(vars).run_async().await
 }
 
 /// Nothing secret may reach the output, whatever the format.
-fn assert_no_secrets(output: &Output, sim: &Sim) {
-    let all = format!("{}{}", stdout(output), String::from_utf8_lossy(&output.stderr));
+fn assert_no_secrets(output: &Ran, sim: &Sim) {
+    let all = format!("{}{}", output.stdout, output.stderr);
     for secret in [&sim.prod_token, &sim.prod_secret, &sim.staging_token, &sim.staging_secret] {
         assert!(!all.contains(secret.as_str()), "a secret was printed:\n{all}");
     }
@@ -285,8 +274,8 @@ async fn the_cli_prints_documented_json_and_junit_and_exits_0() {
 
     let json = switchboard(&[&base[..], &["--format", "json"]].concat(), &[]).await;
     assert_no_secrets(&json, &d.sim);
-    assert_eq!(json.status.code(), Some(0), "{}{}", stdout(&json), String::from_utf8_lossy(&json.stderr));
-    let doc: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(json.code, Some(0), "{}{}", json.stdout, json.stderr);
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["env"], "production");
     assert_eq!(doc["environment"], "production");
@@ -315,9 +304,9 @@ async fn the_cli_prints_documented_json_and_junit_and_exits_0() {
 
     let junit = switchboard(&[&base[..], &["--format", "junit"]].concat(), &[]).await;
     assert_no_secrets(&junit, &d.sim);
-    assert_eq!(junit.status.code(), Some(0));
-    let xml = stdout(&junit);
-    let parsed = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML ({e}):\n{xml}"));
+    assert_eq!(junit.code, Some(0));
+    let xml = &junit.stdout;
+    let parsed = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not XML ({e}):\n{xml}"));
     let root = parsed.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
     assert_eq!(root.attribute("tests"), Some("12"));
@@ -330,8 +319,8 @@ async fn the_cli_prints_documented_json_and_junit_and_exits_0() {
     );
 
     let text = switchboard(&base, &[]).await;
-    assert_eq!(text.status.code(), Some(0));
-    let table = stdout(&text);
+    assert_eq!(text.code, Some(0));
+    let table = &text.stdout;
     assert!(!table.contains('\x1b'), "colour is for terminals only:\n{table}");
     assert!(table.contains("CHECK") && table.contains("webhook-endpoint  PASS"), "{table}");
     assert!(table.contains("12 checks: 12 PASS, 0 WARN, 0 FAIL, 0 SKIP"), "{table}");
@@ -381,8 +370,8 @@ async fn an_http_webhook_url_in_production_is_a_fail_row_not_a_config_error() {
         switchboard(&["preflight", "--config", &path, "--only", "webhook-endpoint", "--format", "json"], &[])
             .await;
     assert_no_secrets(&output, &d.sim);
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(output.code, Some(1), "{}", output.stderr);
+    let doc: Value = serde_json::from_str(&output.stdout).unwrap();
     assert_eq!(doc["environment"], "production");
     assert_eq!(doc["config_issues"][0]["key"], "webhooks.public_url");
     let check = &doc["checks"][6];
@@ -396,10 +385,7 @@ async fn an_http_webhook_url_in_production_is_a_fail_row_not_a_config_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endpoint_that_accepts_unsigned_webhooks_fails() {
     // A receiver that answers 200 to anything, signed or not.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(|| async { "ok" });
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_receiver, url) = Receiver::start().await;
 
     let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
@@ -459,12 +445,12 @@ async fn an_env_secret_in_production_fails_secret_storage_with_exit_1() {
 
     // serve refuses this file (exit 2)...
     let check = switchboard(&["config", "check", "--config", &path], &vars).await;
-    assert_eq!(check.status.code(), Some(2));
+    assert_eq!(check.code, Some(2));
     // ...preflight reports why, as a check.
     let output = switchboard(&["preflight", "--config", &path, "--only", "secret-storage,auth"], &vars).await;
     assert_no_secrets(&output, &sim);
-    let table = stdout(&output);
-    assert_eq!(output.status.code(), Some(1), "{table}{}", String::from_utf8_lossy(&output.stderr));
+    let table = &output.stdout;
+    assert_eq!(output.code, Some(1), "{table}{}", output.stderr);
     let row = table.lines().find(|l| l.starts_with("secret-storage")).unwrap();
     assert!(
         row.contains("FAIL") && row.contains("intercom.token") && row.contains("env:PREFLIGHT_TEST_TOKEN"),
@@ -501,8 +487,8 @@ async fn a_token_in_the_source_fails_hardcoded_tokens_and_is_never_printed() {
     ];
     let output = switchboard(&args, &[]).await;
     assert_no_secrets(&output, &sim);
-    assert_eq!(output.status.code(), Some(1));
-    let doc: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(output.code, Some(1));
+    let doc: Value = serde_json::from_str(&output.stdout).unwrap();
     let check = &doc["checks"][9];
     assert_eq!((check["id"].as_str(), check["status"].as_str()), (Some("hardcoded-tokens"), Some("FAIL")));
     let message = check["message"].as_str().unwrap();
@@ -543,31 +529,31 @@ async fn usage_and_config_errors_exit_2() {
     let path = config.display().to_string();
 
     let unknown_env = switchboard(&["preflight", "--config", &path, "--env", "qa"], &[]).await;
-    assert_eq!(unknown_env.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&unknown_env.stderr);
+    assert_eq!(unknown_env.code, Some(2));
+    let stderr = unknown_env.stderr;
     assert!(stderr.contains("--env qa") && stderr.contains("production, staging"), "{stderr}");
 
     let unknown_check = switchboard(&["preflight", "--config", &path, "--only", "auth,bogus"], &[]).await;
-    assert_eq!(unknown_check.status.code(), Some(2));
+    assert_eq!(unknown_check.code, Some(2));
 
     let missing_source =
         switchboard(&["preflight", "--config", &path, "--source", "/nonexistent/src"], &[]).await;
-    assert_eq!(missing_source.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing_source.stderr).contains("--source /nonexistent/src"));
+    assert_eq!(missing_source.code, Some(2));
+    assert!(missing_source.stderr.contains("--source /nonexistent/src"));
 
     let env = Env { extra: "min_headroom = 2\n", ..staging(&sim) };
     let bad = write_env(dir.path(), "bad", &sim, &env).display().to_string();
     let invalid = switchboard(&["preflight", "--config", &bad], &[]).await;
-    assert_eq!(invalid.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&invalid.stderr).contains("preflight.min_headroom"));
+    assert_eq!(invalid.code, Some(2));
+    assert!(invalid.stderr.contains("preflight.min_headroom"));
 
     // A production file invalid for another reason than the checked rules stays a config error.
     let env = Env { tls: false, extra: "[delivery]\nconcurrency = 0\n", ..production(&sim) };
     let env = Env { token: "env:PREFLIGHT_TEST_TOKEN".into(), ..env };
     let other = write_env(dir.path(), "other", &sim, &env).display().to_string();
     let output = switchboard(&["preflight", "--config", &other], &[("PREFLIGHT_TEST_TOKEN", "x")]).await;
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("delivery.concurrency"));
+    assert_eq!(output.code, Some(2));
+    assert!(output.stderr.contains("delivery.concurrency"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

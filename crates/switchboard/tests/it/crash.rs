@@ -1,30 +1,25 @@
 //! Durability under SIGKILL: a child `switchboard serve` is killed repeatedly while notifications
 //! are sent. Every notification that got a 200 must be in the store and reach the destination;
 //! repeats at the destination are counted (they can only come from deliveries in flight at a kill).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
-
-mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{CLIENT_SECRET, Receiver, notification};
 use switchboard::store::{SqliteStore, Store};
+
+use crate::harness::{AppDir, CLIENT_SECRET, Receiver, cli, eventually, free_port, notification, wait_until};
 
 const KILLS: usize = 4;
 const SENDERS: usize = 8;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--config"])
+fn start(config: &Path) -> Child {
+    cli(&["serve", "--config"])
         .arg(config)
         .env("SWITCHBOARD_LOG", "error")
+        .command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -32,36 +27,25 @@ fn start(config: &std::path::Path) -> Child {
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            if let Ok(response) = http.get(url).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("the service is ready", || async {
+        http.get(url).send().await.is_ok_and(|response| response.status() == 200)
     })
-    .await
-    .expect("the service becomes ready");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     let (receiver, hook) = Receiver::start().await;
-    let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let extra = format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n");
-    let config = common::write_config(dir.path(), &extra);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
-        .replace("lease = \"30s\"", "lease = \"2s\"");
-    std::fs::write(&config, text).unwrap();
+    let dir =
+        AppDir::new(&format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\ntimeout = \"500ms\"\n"));
+    dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+    dir.edit("lease = \"30s\"", "lease = \"2s\"");
+    let config = dir.config();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
 
-    let mut child = start(&config);
+    let mut child = start(config);
     wait_ready(&http, &format!("{base}/readyz")).await;
 
     let acked = Arc::new(Mutex::new(HashSet::<String>::new()));
@@ -93,16 +77,13 @@ async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     for _ in 0..KILLS {
         // Let some notifications through, then kill without warning.
         let before = acked.lock().unwrap().len();
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while acked.lock().unwrap().len() < before + 200 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        wait_until("notifications are acknowledged between kills", || async {
+            acked.lock().unwrap().len() >= before + 200
         })
-        .await
-        .expect("notifications are acknowledged between kills");
+        .await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        child = start(&config);
+        child = start(config);
         wait_ready(&http, &format!("{base}/readyz")).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -113,19 +94,13 @@ async fn every_acknowledged_notification_survives_sigkill_and_is_delivered() {
     assert!(acked.len() >= KILLS * 200, "acked {}", acked.len());
 
     // Every acknowledged notification reaches the destination (leases of killed workers expire).
-    let deliveries = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            let received = receiver.received();
-            let ids: HashSet<String> =
-                received.iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned()).collect();
-            if acked.is_subset(&ids) {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    let deliveries = eventually("every acknowledged notification is delivered", || async {
+        let received = receiver.received();
+        let ids: HashSet<String> =
+            received.iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned()).collect();
+        acked.is_subset(&ids).then_some(received)
     })
-    .await
-    .expect("every acknowledged notification is delivered");
+    .await;
 
     // Stop gracefully, then check the store itself.
     let pid = child.id().to_string();

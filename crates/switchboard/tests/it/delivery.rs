@@ -1,39 +1,31 @@
 //! Delivery to destinations: signed requests, topic routing, retries, dead letters, replay, 410.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
-
-mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN_KEY, CLIENT_SECRET, DESTINATION_SECRET, Receiver, notification, post_signed, spawn_app};
 use switchboard::delivery::signing;
 use switchboard::store::DeadLetterFilter;
 
+use crate::harness::{
+    ADMIN_KEY, AppDir, DESTINATION_SECRET, Receiver, TestApp, cli, error_envelope, notification, spawn_app,
+    wait_until,
+};
+
 fn destination(name: &str, url: &str, topics: &str) -> String {
     format!(
-        "[[destinations]]\nname = \"{name}\"\nurl = \"{url}\"\ntopics = {topics}\nsecret = \"file:{{DIR}}/dest_secret\"\n"
+        "[[destinations]]\nname = \"{name}\"\nurl = \"{url}\"\ntopics = {topics}\nsecret = \"file:{{dir}}/dest_secret\"\n"
     )
 }
 
-async fn app_with(destinations: &[String]) -> common::TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let extra = destinations.join("\n").replace("{DIR}", &dir.path().display().to_string());
-    let path = common::write_config(dir.path(), &extra);
-    common::spawn_in(dir, path).await
+async fn app_with(destinations: &[String]) -> TestApp {
+    spawn_app(&destinations.join("\n")).await
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while !check().await {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+/// Waits until the store holds a dead letter.
+async fn dead_lettered(app: &TestApp) {
+    wait_until("the delivery is dead-lettered", || async {
+        !app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
     })
-    .await
-    .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+    .await;
 }
 
 #[tokio::test]
@@ -45,19 +37,12 @@ async fn deliveries_carry_the_original_body_and_verifiable_standard_webhooks_hea
         destination("conversations", &conversations_url, r#"["conversation.user.*"]"#),
     ])
     .await;
-    let http = reqwest::Client::new();
     let body = notification("notif_hdr", "contact.user.created");
-    assert_eq!(post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await.status(), 200);
+    assert_eq!(app.notify(&body).await.status(), 200);
     let conversation = notification("notif_conv", "conversation.user.replied");
-    assert_eq!(
-        post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &conversation).await.status(),
-        200
-    );
+    assert_eq!(app.notify(&conversation).await.status(), 200);
     let admin_reply = notification("notif_admin", "conversation.admin.replied");
-    assert_eq!(
-        post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &admin_reply).await.status(),
-        200
-    );
+    assert_eq!(app.notify(&admin_reply).await.status(), 200);
 
     let got = contacts.wait_for(1).await;
     let request = &got[0];
@@ -89,8 +74,7 @@ async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_
 
     // Two failures, then success: three attempts, delivered.
     receiver.script(&[(503, None), (500, None)]);
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_retry", "ping"))
-        .await;
+    app.notify(&notification("notif_retry", "ping")).await;
     let attempts = receiver.wait_for(3).await;
     assert!(attempts.iter().all(|r| r.headers["webhook-id"] == "notif_retry"));
     let numbers: Vec<_> =
@@ -103,12 +87,8 @@ async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_
 
     // Always failing: 1 + 3 retries, then the dead-letter queue.
     receiver.always(500);
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_dead", "ping"))
-        .await;
-    wait_until("the delivery is dead-lettered", || async {
-        !app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
-    })
-    .await;
+    app.notify(&notification("notif_dead", "ping")).await;
+    dead_lettered(&app).await;
     let dead = app.store.dead_letters(DeadLetterFilter::default()).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(
@@ -118,27 +98,17 @@ async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_
     assert_eq!(receiver.received().len(), 3 + 4);
 
     // The admin API lists and replays it once the destination recovers.
-    let listed: serde_json::Value =
-        http.get(app.url("/admin/dlq")).bearer_auth(ADMIN_KEY).send().await.unwrap().json().await.unwrap();
+    let listed = app.admin_get("/admin/dlq").await;
     assert_eq!(listed["dead_letters"][0]["notification_id"], "notif_dead");
     let denied = http.get(app.url("/admin/dlq")).bearer_auth("wrong").send().await.unwrap();
-    let (status, code, _) = common::error_envelope(denied).await;
+    let (status, code, _) = error_envelope(denied).await;
     assert_eq!((status, code.as_str()), (401, "unauthorized"));
     let no_body = http.post(app.url("/admin/dlq/replay")).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    let (status, code, _) = common::error_envelope(no_body).await;
+    let (status, code, _) = error_envelope(no_body).await;
     assert_eq!((status, code.as_str()), (400, "bad_request"));
 
     receiver.always(200);
-    let replayed: serde_json::Value = http
-        .post(app.url("/admin/dlq/replay"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&serde_json::json!({ "id": dead[0].id }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replayed = app.admin_post("/admin/dlq/replay", Some(serde_json::json!({ "id": dead[0].id }))).await;
     assert_eq!(replayed["replayed"], 1);
     let all = receiver.wait_for(8).await;
     assert_eq!(all[7].headers["webhook-id"], "notif_dead");
@@ -155,12 +125,10 @@ async fn failures_retry_on_the_schedule_then_dead_letter_and_replay_through_the_
 async fn retry_after_is_honoured() {
     let (receiver, url) = Receiver::start().await;
     let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
-    let http = reqwest::Client::new();
     // Retry-After: 1 (second) asks for longer than the 50 ms step; honoured up to the schedule's
     // ceiling (150 ms), so the retry must not come at the 50 ms step. Only a lower bound is checked.
     receiver.script(&[(429, Some("1"))]);
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_ra", "ping"))
-        .await;
+    app.notify(&notification("notif_ra", "ping")).await;
     let first = receiver.wait_for(1).await;
     let started = std::time::Instant::now();
     receiver.wait_for(2).await;
@@ -177,33 +145,21 @@ async fn retry_after_is_honoured() {
 async fn a_410_disables_the_destination_until_it_is_enabled_again() {
     let (receiver, url) = Receiver::start().await;
     let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
-    let http = reqwest::Client::new();
     receiver.script(&[(410, None)]);
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_gone1", "ping"))
-        .await;
+    app.notify(&notification("notif_gone1", "ping")).await;
     receiver.wait_for(1).await;
     wait_until("the destination is disabled", || async {
         !app.store.disabled_destinations().await.unwrap().is_empty()
     })
     .await;
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_gone2", "ping"))
-        .await;
-    let listed: serde_json::Value = http
-        .get(app.url("/admin/destinations"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    app.notify(&notification("notif_gone2", "ping")).await;
+    let listed = app.admin_get("/admin/destinations").await;
     assert_eq!(listed["disabled"][0]["name"], "app");
     assert_eq!(app.store.stats().await.unwrap().pending, 2, "both deliveries wait, none is lost");
     assert_eq!(receiver.received().len(), 1, "nothing is sent to a disabled destination");
 
-    let enabled =
-        http.post(app.url("/admin/destinations/app/enable")).bearer_auth(ADMIN_KEY).send().await.unwrap();
-    assert_eq!(enabled.status(), 200);
+    let enabled = app.admin_post("/admin/destinations/app/enable", None).await;
+    assert_eq!(enabled["enabled"], "app");
     let all = receiver.wait_for(3).await;
     let mut ids: Vec<_> =
         all[1..].iter().map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned()).collect();
@@ -215,9 +171,8 @@ async fn a_410_disables_the_destination_until_it_is_enabled_again() {
 #[tokio::test]
 async fn contact_deleted_is_recorded_for_the_gdpr_purge() {
     let app = spawn_app("").await;
-    let http = reqwest::Client::new();
     let body = notification("notif_del", "contact.deleted");
-    assert_eq!(post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await.status(), 200);
+    assert_eq!(app.notify(&body).await.status(), 200);
     wait_until("the erasure is recorded", || async { !app.store.erasures().await.unwrap().is_empty() }).await;
     let erasures = app.store.erasures().await.unwrap();
     assert_eq!(erasures.len(), 1);
@@ -239,7 +194,7 @@ async fn admin_errors_use_the_envelope() {
         ("not bearer", http.get(&dlq).basic_auth("admin", Some(ADMIN_KEY))),
     ];
     for (case, request) in unauthorized {
-        let (status, code, _) = common::error_envelope(request.send().await.unwrap()).await;
+        let (status, code, _) = error_envelope(request.send().await.unwrap()).await;
         assert_eq!((status, code.as_str()), (401, "unauthorized"), "{case}");
     }
 
@@ -253,8 +208,7 @@ async fn admin_errors_use_the_envelope() {
         ("not JSON content", http.post(&replay).header("content-type", "text/plain").body("id=1")),
     ];
     for (case, request) in bad {
-        let (status, code, _) =
-            common::error_envelope(request.bearer_auth(ADMIN_KEY).send().await.unwrap()).await;
+        let (status, code, _) = error_envelope(request.bearer_auth(ADMIN_KEY).send().await.unwrap()).await;
         assert_eq!((status, code.as_str()), (400, "bad_request"), "{case}");
     }
     let fine = http.get(format!("{dlq}?limit=5")).bearer_auth(ADMIN_KEY).send().await.unwrap();
@@ -263,72 +217,53 @@ async fn admin_errors_use_the_envelope() {
     app.stop().await;
 
     // Without admin.key the admin API is off: 404, whatever the key sent.
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let text = text.replace(&format!("key = \"file:{}/admin_key\"", dir.path().display()), "");
-    std::fs::write(&path, text).unwrap();
-    let app = common::spawn_in(dir, path).await;
+    let dir = AppDir::new("");
+    dir.edit(&format!("key = \"file:{}/admin_key\"", dir.path().display()), "");
+    let app = dir.spawn().await;
     for request in [http.get(app.url("/admin/dlq")), http.get(app.url("/admin/dlq")).bearer_auth(ADMIN_KEY)] {
-        let (status, code, _) = common::error_envelope(request.send().await.unwrap()).await;
+        let (status, code, _) = error_envelope(request.send().await.unwrap()).await;
         assert_eq!((status, code.as_str()), (404, "admin_disabled"));
     }
     app.stop().await;
-}
-
-fn switchboard(config: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap()
 }
 
 #[tokio::test]
 async fn dead_letters_are_listed_and_replayed_from_the_cli_while_the_service_runs() {
     let (receiver, url) = Receiver::start().await;
     let app = app_with(&[destination("app", &url, r#"["*"]"#)]).await;
-    let config = app.dir.path().join("switchboard.toml");
-    let http = reqwest::Client::new();
+    // The CLI runs beside the service, on the same config and store.
+    let switchboard = |args: &[&str]| cli(args).arg("--config").arg(app.dir.config()).run_async();
     receiver.always(503);
-    post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &notification("notif_cli", "ping"))
-        .await;
-    wait_until("the delivery is dead-lettered", || async {
-        !app.store.dead_letters(DeadLetterFilter::default()).await.unwrap().is_empty()
-    })
-    .await;
+    app.notify(&notification("notif_cli", "ping")).await;
+    dead_lettered(&app).await;
 
-    let listed = switchboard(&config, &["dlq", "list"]);
-    let text = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.status.success(), "{text}{}", String::from_utf8_lossy(&listed.stderr));
+    let listed = switchboard(&["dlq", "list"]).await;
+    let text = &listed.stdout;
+    assert_eq!(listed.code, Some(0), "{text}{}", listed.stderr);
     assert!(
         text.contains("notif_cli") && text.contains("HTTP 503") && text.contains("1 dead letter(s)"),
         "{text}"
     );
     let json =
-        switchboard(&config, &["dlq", "list", "--format", "json", "--destination", "app", "--since", "1h"]);
-    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        switchboard(&["dlq", "list", "--format", "json", "--destination", "app", "--since", "1h"]).await;
+    let parsed: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(parsed["dead_letters"][0]["notification_id"], "notif_cli");
-    let other = switchboard(&config, &["dlq", "list", "--destination", "crm"]);
-    assert_eq!(String::from_utf8_lossy(&other.stdout).trim(), "no dead letters");
+    let other = switchboard(&["dlq", "list", "--destination", "crm"]).await;
+    assert_eq!(other.stdout.trim(), "no dead letters");
 
-    let usage = switchboard(&config, &["dlq", "replay"]);
-    assert_eq!(usage.status.code(), Some(2), "--id or --all is required");
-    let bad_since = switchboard(&config, &["dlq", "list", "--since", "yesterday-ish"]);
-    assert_eq!(bad_since.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad_since.stderr).contains("neither an RFC 3339 time"));
+    let usage = switchboard(&["dlq", "replay"]).await;
+    assert_eq!(usage.code, Some(2), "--id or --all is required");
+    let bad_since = switchboard(&["dlq", "list", "--since", "yesterday-ish"]).await;
+    assert_eq!(bad_since.code, Some(2));
+    assert!(bad_since.stderr.contains("neither an RFC 3339 time"));
 
     receiver.always(200);
     let before = receiver.received().len();
-    let replayed = switchboard(&config, &["dlq", "replay", "--all", "--since", "1h"]);
-    assert_eq!(
-        String::from_utf8_lossy(&replayed.stdout).trim(),
-        "1 dead letter(s) queued for delivery again"
-    );
+    let replayed = switchboard(&["dlq", "replay", "--all", "--since", "1h"]).await;
+    assert_eq!(replayed.stdout.trim(), "1 dead letter(s) queued for delivery again");
     let all = receiver.wait_for(before + 1).await;
     assert_eq!(all[before].headers["webhook-id"], "notif_cli");
-    let missing = switchboard(&config, &["dlq", "replay", "--id", "999999"]);
-    assert!(String::from_utf8_lossy(&missing.stdout).contains("no dead letter with id 999999"));
+    let missing = switchboard(&["dlq", "replay", "--id", "999999"]).await;
+    assert!(missing.stdout.contains("no dead letter with id 999999"));
     app.stop().await;
 }

@@ -1,14 +1,13 @@
 //! `switchboard serve --sandbox` as a newcomer runs it: a real child process, its printed URLs,
 //! its signed test command, and a graceful Ctrl-C.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+use crate::harness::{PATIENCE, cli, post_with_signature};
 
 fn field<'a>(banner: &'a str, label: &str) -> &'a str {
     banner
@@ -22,18 +21,16 @@ fn field<'a>(banner: &'a str, label: &str) -> &'a str {
 async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--sandbox", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("SWITCHBOARD_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut child =
+        Command::from(cli(&["serve", "--sandbox", "--listen", "127.0.0.1:0"]).dir(dir.path()).command())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = String::new();
-    tokio::time::timeout(STARTUP_LIMIT, async {
+    tokio::time::timeout(PATIENCE, async {
         while let Some(line) = stdout.next_line().await.unwrap() {
             banner.push_str(&line);
             banner.push('\n');
@@ -72,14 +69,7 @@ async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c()
     let webhook_url = field(&banner, "Webhooks");
     let body = curl.rsplit_once("--data '").unwrap().1.trim_end_matches('\'');
     let signature = curl.split("X-Hub-Signature: ").nth(1).unwrap().split('\'').next().unwrap();
-    let signed = http
-        .post(webhook_url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature", signature)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
+    let signed = post_with_signature(&http, webhook_url, signature, body).await;
     let status = signed.status();
     let answer: serde_json::Value = signed.json().await.unwrap();
     assert_ne!(status, 401, "the printed signature must verify: {answer}");
@@ -98,7 +88,7 @@ async fn sandbox_serves_livez_verifies_its_printed_webhook_and_stops_on_ctrl_c()
     let pid = child.id().unwrap().to_string();
     let kill = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(kill.success());
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("stops").unwrap();
+    let status = tokio::time::timeout(PATIENCE, child.wait()).await.expect("stops").unwrap();
     assert!(status.success(), "exit status {status}");
     let mut stderr = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();

@@ -1,11 +1,24 @@
 //! Configuration layering and validation: file < environment < flags, with errors naming the key.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use switchboard::config::{ConfigError, ConfigLoader, Environment, IntercomEndpoint, Overrides};
+use switchboard::config::{Config, ConfigError, ConfigLoader, Environment, IntercomEndpoint, Overrides};
 use switchboard::logging::LogFormat;
 use switchboard::secrets::SecretRef;
+
+use crate::harness::{repo_root, write_secrets};
+
+/// A production config with an `env:` secret, refused by the loader and by `config check` alike.
+pub const ENV_SECRET_IN_PRODUCTION: &str = r#"
+    environment = "production"
+    [intercom]
+    token = "file:/run/secrets/intercom_token"
+    [webhooks]
+    client_secrets = ["env:INTERCOM_CLIENT_SECRET"]
+    "#;
+/// Why [`ENV_SECRET_IN_PRODUCTION`] is refused.
+pub const ENV_SECRET_REFUSED: &str = "webhooks.client_secrets[0]: env: references are not allowed when \
+                                      environment = \"production\"; use file: or exec:";
 
 fn write_config(dir: &tempfile::TempDir, text: &str) -> PathBuf {
     let path = dir.path().join("switchboard.toml");
@@ -13,8 +26,20 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> PathBuf {
     path
 }
 
+/// `text` as `switchboard.toml` in a folder of its own.
+fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, text);
+    (dir, path)
+}
+
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// Loads `path` (or no file) with `vars` as the whole environment, and no flags.
+fn load(path: Option<&Path>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    ConfigLoader::new(path.map(Path::to_path_buf), Overrides::default()).with_env(env(vars)).load()
 }
 
 fn issues(error: ConfigError) -> Vec<String> {
@@ -24,11 +49,14 @@ fn issues(error: ConfigError) -> Vec<String> {
     }
 }
 
+/// What loading `path` reports; it must be invalid.
+fn invalid(path: &Path) -> Vec<String> {
+    issues(load(Some(path), &[]).unwrap_err())
+}
+
 #[test]
 fn flags_override_environment_which_overrides_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         [server]
         listen = "127.0.0.1:1111"
@@ -39,8 +67,7 @@ fn flags_override_environment_which_overrides_the_file() {
         level = "debug"
         "#,
     );
-    let file_only =
-        ConfigLoader::new(Some(path.clone()), Overrides::default()).with_env(vec![]).load().unwrap();
+    let file_only = load(Some(&path), &[]).unwrap();
     assert_eq!(file_only.server.listen.to_string(), "127.0.0.1:1111");
     assert_eq!(file_only.intercom.endpoint.base_url(), "https://api.eu.intercom.io");
     assert_eq!(file_only.intercom.version, "2.15");
@@ -70,12 +97,12 @@ fn flags_override_environment_which_overrides_the_file() {
 
 #[test]
 fn environment_variables_can_set_arrays_and_nested_keys() {
-    let vars = env(&[
+    let vars = [
         ("SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS", "[\"file:/a\", \"file:/b\"]"),
         ("SWITCHBOARD_INTERCOM__BASE_URL", "http://127.0.0.1:4010"),
         ("SWITCHBOARD_ENVIRONMENT", "staging"),
-    ]);
-    let config = ConfigLoader::new(None, Overrides::default()).with_env(vars).load().unwrap();
+    ];
+    let config = load(None, &vars).unwrap();
     assert_eq!(config.environment, Environment::Staging);
     assert_eq!(
         config.webhooks.client_secrets,
@@ -87,7 +114,7 @@ fn environment_variables_can_set_arrays_and_nested_keys() {
 
 #[test]
 fn defaults_are_safe_for_development() {
-    let config = ConfigLoader::new(None, Overrides::default()).with_env(vec![]).load().unwrap();
+    let config = load(None, &[]).unwrap();
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(
         config.server.listen.to_string(),
@@ -102,45 +129,21 @@ fn defaults_are_safe_for_development() {
 
 #[test]
 fn env_secrets_are_refused_in_production_with_the_key_and_the_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
-        r#"
-        environment = "production"
-        [intercom]
-        token = "file:/run/secrets/intercom_token"
-        [webhooks]
-        client_secrets = ["env:INTERCOM_CLIENT_SECRET"]
-        "#,
-    );
-    let error =
-        ConfigLoader::new(Some(path.clone()), Overrides::default()).with_env(vec![]).load().unwrap_err();
-    let issues = issues(error);
+    let (_dir, path) = config_file(ENV_SECRET_IN_PRODUCTION);
+    let issues = invalid(&path);
     assert_eq!(issues.len(), 1, "{issues:#?}");
-    assert!(
-        issues[0].starts_with(
-            "webhooks.client_secrets[0]: env: references are not allowed when environment = \"production\"; use file: or exec:"
-        ),
-        "{}",
-        issues[0]
-    );
+    assert!(issues[0].starts_with(ENV_SECRET_REFUSED), "{}", issues[0]);
 
     // The same file outside production is fine, and so is production with the explicit opt-in.
-    let staging = ConfigLoader::new(Some(path.clone()), Overrides::default())
-        .with_env(env(&[("SWITCHBOARD_ENVIRONMENT", "staging")]))
-        .load();
+    let staging = load(Some(&path), &[("SWITCHBOARD_ENVIRONMENT", "staging")]);
     assert!(staging.is_ok(), "{staging:?}");
-    let opted_in = ConfigLoader::new(Some(path), Overrides::default())
-        .with_env(env(&[("SWITCHBOARD_ALLOW_ENV_SECRETS", "true")]))
-        .load();
+    let opted_in = load(Some(&path), &[("SWITCHBOARD_ALLOW_ENV_SECRETS", "true")]);
     assert!(opted_in.is_ok(), "{opted_in:?}");
 }
 
 #[test]
 fn production_requires_secrets_and_https() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         environment = "production"
         [webhooks]
@@ -150,8 +153,7 @@ fn production_requires_secrets_and_https() {
         url = "https://app.internal/hooks"
         "#,
     );
-    let issues =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
+    let issues = invalid(&path);
     let keys: Vec<&str> = issues.iter().map(|i| i.split(':').next().unwrap()).collect();
     assert_eq!(
         keys,
@@ -163,9 +165,7 @@ fn production_requires_secrets_and_https() {
 
 #[test]
 fn every_bad_value_is_reported_with_its_key_and_a_fix() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (_dir, path) = config_file(
         r#"
         [server]
         listen = "everywhere"
@@ -182,8 +182,7 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
         topics = ["contact.*.created"]
         "#,
     );
-    let issues =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
+    let issues = invalid(&path);
     let text = issues.join("\n");
     for expected in [
         "server.listen: \"everywhere\" is not an address; write host:port like 0.0.0.0:8080",
@@ -202,46 +201,42 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
 #[test]
 fn type_errors_and_unknown_keys_name_the_key_and_where_it_came_from() {
     let dir = tempfile::tempdir().unwrap();
-    let load = |text: &str, vars: &[(&str, &str)]| {
+    let report = |text: &str, vars: &[(&str, &str)]| {
         let path = write_config(&dir, text);
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(env(vars)).load().unwrap_err())
-            .join("\n")
+        issues(load(Some(&path), vars).unwrap_err()).join("\n")
     };
 
-    let text = load("[intercom]\nregoin = \"eu\"\n", &[]);
+    let text = report("[intercom]\nregoin = \"eu\"\n", &[]);
     assert!(text.contains("intercom.regoin: unknown field"), "{text}");
     assert!(text.contains("remove it or fix its spelling"), "{text}");
     assert!(text.contains("switchboard.toml"), "the file is named:\n{text}");
 
-    let text = load("", &[("SWITCHBOARD_INTERCOM__REGION", "mars")]);
+    let text = report("", &[("SWITCHBOARD_INTERCOM__REGION", "mars")]);
     assert!(text.contains("intercom.region: unknown variant"), "{text}");
     assert!(
         text.contains("environment variable SWITCHBOARD_INTERCOM__REGION"),
         "the variable is named:\n{text}"
     );
 
-    let text = load("[secrets]\nrefresh_interval = \"5 parsecs\"\n", &[]);
+    let text = report("[secrets]\nrefresh_interval = \"5 parsecs\"\n", &[]);
     assert!(text.contains("secrets.refresh_interval"), "{text}");
     assert!(text.contains("write one like \"30s\" or \"5m\""), "{text}");
 
-    let text = load("", &[("SWITCHBOARD_ALLOW_ENV_SECRETS", "maybe")]);
+    let text = report("", &[("SWITCHBOARD_ALLOW_ENV_SECRETS", "maybe")]);
     assert!(text.contains("allow_env_secrets"), "{text}");
 }
 
 #[test]
 fn a_missing_explicit_config_file_is_an_error() {
-    let error = ConfigLoader::new(Some("/nonexistent/switchboard.toml".into()), Overrides::default())
-        .with_env(vec![])
-        .load()
-        .unwrap_err();
+    let error = load(Some(Path::new("/nonexistent/switchboard.toml")), &[]).unwrap_err();
     assert!(matches!(error, ConfigError::FileNotFound(_)));
     assert!(error.to_string().contains("/nonexistent/switchboard.toml"), "{error}");
 }
 
 #[test]
 fn the_example_config_is_valid() {
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../switchboard.example.toml");
-    let config = ConfigLoader::new(Some(example), Overrides::default()).with_env(vec![]).load();
+    let example = repo_root().join("switchboard.example.toml");
+    let config = load(Some(&example), &[]);
     let config = config.unwrap_or_else(|e| panic!("switchboard.example.toml must stay valid: {e}"));
     assert_eq!(config.environment, Environment::Production);
     assert_eq!(
@@ -264,14 +259,13 @@ fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy()
         listen = "0.0.0.0:8080"
         "#;
     let path = write_config(&dir, base);
-    let found =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err());
+    let found = invalid(&path);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert!(found[0].starts_with("server.listen: 0.0.0.0:8080 would serve plain HTTP"), "{}", found[0]);
     assert!(found[0].contains("server.behind_tls_proxy = true"), "{}", found[0]);
 
     let path = write_config(&dir, &format!("{base}behind_tls_proxy = true\n"));
-    assert!(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().is_ok());
+    assert!(load(Some(&path), &[]).is_ok());
     let loopback = Overrides { listen: Some("127.0.0.1:8080".into()), log_format: None };
     let path = write_config(&dir, base);
     assert!(
@@ -279,17 +273,13 @@ fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy()
         "loopback is fine"
     );
     let half_tls = write_config(&dir, &format!("{base}tls_cert = \"/etc/cert.pem\"\n"));
-    let text =
-        issues(ConfigLoader::new(Some(half_tls), Overrides::default()).with_env(vec![]).load().unwrap_err())
-            .join("\n");
+    let text = invalid(&half_tls).join("\n");
     assert!(text.contains("server.tls_cert: and server.tls_key must be set together"), "{text}");
 }
 
 #[test]
 fn delivery_and_webhook_limits_are_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write_config(
-        &dir,
+    let (dir, path) = config_file(
         r#"
         [webhooks]
         ack_deadline = "6s"
@@ -297,9 +287,7 @@ fn delivery_and_webhook_limits_are_checked() {
         max_body = "12 parsecs"
         "#,
     );
-    let text =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
-            .join("\n");
+    let text = invalid(&path).join("\n");
     assert!(text.contains("webhooks.max_body") && text.contains("1MiB"), "{text}");
     let path = write_config(
         &dir,
@@ -316,9 +304,7 @@ fn delivery_and_webhook_limits_are_checked() {
         timeout = "10s"
         "#,
     );
-    let text =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
-            .join("\n");
+    let text = invalid(&path).join("\n");
     for expected in [
         "webhooks.ack_deadline: must be more than zero and under 5s",
         "webhooks.max_event_age: must be shorter than store.retention",
@@ -333,13 +319,8 @@ fn delivery_and_webhook_limits_are_checked() {
 fn type_errors_never_quote_the_value_which_may_be_a_pasted_secret() {
     let dir = tempfile::tempdir().unwrap();
     let pasted = "9f8e7d6c5b4a-raw-client-secret";
-    let from_env = issues(
-        ConfigLoader::new(None, Overrides::default())
-            .with_env(env(&[("SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS", pasted)]))
-            .load()
-            .unwrap_err(),
-    )
-    .join("\n");
+    let from_env =
+        issues(load(None, &[("SWITCHBOARD_WEBHOOKS__CLIENT_SECRETS", pasted)]).unwrap_err()).join("\n");
     assert!(
         from_env.contains("webhooks.client_secrets: invalid type: found a string, expected a sequence"),
         "{from_env}"
@@ -349,9 +330,7 @@ fn type_errors_never_quote_the_value_which_may_be_a_pasted_secret() {
         &dir,
         &format!("[intercom]\ntoken = 12345678901234567890\n[webhooks]\nclient_secrets = \"{pasted}\"\n"),
     );
-    let from_file =
-        issues(ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap_err())
-            .join("\n");
+    let from_file = invalid(&path).join("\n");
     assert!(!from_file.contains(pasted) && !from_file.contains("12345678901234567890"), "{from_file}");
 }
 
@@ -616,14 +595,12 @@ async fn config_check_renders_every_section_with_fingerprints_only() {
         ("alert_secret", "alert-render-signing-key"),
         ("admin_key", "admin-render-key"),
     ];
-    for (name, value) in secrets {
-        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
-    }
+    write_secrets(dir.path(), &secrets);
     for file in ["cert.pem", "key.pem", "ca.pem"] {
         std::fs::write(dir.path().join(file), "not read by config check\n").unwrap();
     }
     let path = write_config(&dir, &RENDERED_CONFIG.replace("{d}", &d));
-    let config = ConfigLoader::new(Some(path), Overrides::default()).with_env(vec![]).load().unwrap();
+    let config = load(Some(&path), &[]).unwrap();
     let loaded = config.load_secrets().await.unwrap();
 
     let rendered = config.render(&loaded);

@@ -1,28 +1,24 @@
 //! `/health` against the simulator: each state and its status code, the probe cache, a token of
 //! another workspace, the kill switch, the status page, and `switchboard health` exit codes; and
 //! `/readyz`'s 503 in the error envelope.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
-
-mod common;
 
 use std::time::Duration;
 
 use intercom_sim::{Indicator, SimConfig, SimHandle, Simulator};
 
-async fn app_for(sim: &SimHandle, token: &str, expected_app_id: &str, extra: &str) -> common::TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("intercom_token"), token).unwrap();
-    let d = dir.path().display();
+use crate::harness::{AppDir, TestApp, cli, error_envelope, eventually, free_port, spawn_app};
+
+async fn app_for(sim: &SimHandle, token: &str, expected_app_id: &str, extra: &str) -> TestApp {
     let base = sim.base_url();
-    let config = format!(
-        "[intercom]\nbase_url = \"{base}\"\ntoken = \"file:{d}/intercom_token\"\nexpected_app_id = \"{expected_app_id}\"\n\
+    let dir = AppDir::new(&format!(
+        "[intercom]\nbase_url = \"{base}\"\ntoken = \"file:{{dir}}/intercom_token\"\nexpected_app_id = \"{expected_app_id}\"\n\
          [status_page]\nurl = \"{base}/_sim/statuspage/api/v2/status.json\"\ninterval = \"1s\"\n{extra}"
-    );
-    let path = common::write_config(dir.path(), &config);
-    common::spawn_in(dir, path).await
+    ));
+    dir.write("intercom_token", token);
+    dir.spawn().await
 }
 
-async fn health(app: &common::TestApp) -> (u16, serde_json::Value) {
+async fn health(app: &TestApp) -> (u16, serde_json::Value) {
     let response = reqwest::get(app.url("/health")).await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
@@ -33,12 +29,8 @@ fn me_calls(sim: &SimHandle) -> u64 {
 
 async fn switchboard_health(url: &str) -> (Option<i32>, String) {
     // The service runs on this test's runtime: wait for the child without blocking it.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["health", "--url", url])
-        .output()
-        .await
-        .unwrap();
-    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+    let output = cli(&["health", "--url", url]).run_async().await;
+    (output.code, output.stdout)
 }
 
 #[tokio::test]
@@ -75,17 +67,11 @@ async fn healthy_with_a_cached_probe_and_an_informational_status_page() {
 
     // A major incident on the status page is reported but does not make the service unhealthy.
     sim.set_status_indicator(Indicator::Major);
-    let report = tokio::time::timeout(Duration::from_secs(15), async {
-        loop {
-            let (status, report) = health(&app).await;
-            if report["services"]["statusPage"]["indicator"] == "major" {
-                return (status, report);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let report = eventually("the status page monitor picks up the indicator", || async {
+        let (status, report) = health(&app).await;
+        (report["services"]["statusPage"]["indicator"] == "major").then_some((status, report))
     })
-    .await
-    .expect("the status page monitor picks up the indicator");
+    .await;
     assert_eq!(report.0, 200, "{}", report.1);
 
     let (code, printed) = switchboard_health(&app.url("/health")).await;
@@ -157,15 +143,12 @@ async fn rate_limited_is_degraded() {
 async fn the_kill_switch_reports_disabled_and_sends_nothing() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let creds = sim.default_app().clone();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("intercom_token"), &creds.token).unwrap();
-    let d = dir.path().display();
-    let config = format!(
-        "[intercom]\nenabled = false\nbase_url = \"{}\"\ntoken = \"file:{d}/intercom_token\"\n",
+    let dir = AppDir::new(&format!(
+        "[intercom]\nenabled = false\nbase_url = \"{}\"\ntoken = \"file:{{dir}}/intercom_token\"\n",
         sim.base_url()
-    );
-    let path = common::write_config(dir.path(), &config);
-    let app = common::spawn_in(dir, path).await;
+    ));
+    dir.write("intercom_token", &creds.token);
+    let app = dir.spawn().await;
     let (status, report) = health(&app).await;
     assert_eq!(status, 503);
     assert_eq!(report["status"], "disabled");
@@ -177,14 +160,14 @@ async fn the_kill_switch_reports_disabled_and_sends_nothing() {
 
 #[tokio::test]
 async fn switchboard_health_fails_when_nothing_answers() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let (code, _) = switchboard_health(&format!("http://127.0.0.1:{port}/health")).await;
     assert_eq!(code, Some(1));
 }
 
 #[tokio::test]
 async fn readyz_answers_the_envelope_when_the_store_is_not_usable() {
-    let app = common::spawn_app("").await;
+    let app = spawn_app("").await;
     let http = reqwest::Client::new();
     let ready = http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -195,7 +178,7 @@ async fn readyz_answers_the_envelope_when_the_store_is_not_usable() {
     db.busy_timeout(Duration::from_secs(5)).unwrap();
     db.execute_batch("PRAGMA user_version = 999").unwrap();
     let response = http.get(app.url("/readyz")).header("x-request-id", "lb-probe-7").send().await.unwrap();
-    let (status, code, id) = common::error_envelope(response).await;
+    let (status, code, id) = error_envelope(response).await;
     assert_eq!((status, code.as_str(), id.as_str()), (503, "store_unavailable", "lb-probe-7"));
     // /health keeps its report shape, not the envelope.
     let report: serde_json::Value = http.get(app.url("/health")).send().await.unwrap().json().await.unwrap();

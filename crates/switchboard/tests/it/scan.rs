@@ -1,11 +1,10 @@
 //! `switchboard scan`: a corpus of true positives and true negatives (built here, in a temporary git
 //! repository, so no realistic token is ever committed), the real binary's exit codes and formats,
 //! `--history`, suppression, and the repository itself scanning clean.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use switchboard::scan::{self, Finding, RuleId, ScanOptions};
 use switchboard::secrets::Fingerprint;
+
+use crate::harness::{Ran, cli, repo_root};
 
 // ---------------------------------------------------------------------------------------------
 // Credential-shaped values, derived at run time from fixed seeds: deterministic, never in the source.
@@ -513,27 +514,16 @@ fn gitignored_files_are_scanned_with_no_ignore() {
 // ---------------------------------------------------------------------------------------------
 // The binary.
 
-fn switchboard(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SWITCHBOARD_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run switchboard")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn switchboard(dir: &Path, args: &[&str]) -> Ran {
+    cli(args).dir(dir).env("NO_COLOR", "1").run()
 }
 
 /// Runs the binary and checks that nothing it printed holds a secret.
 fn run(corpus: &Corpus, args: &[&str]) -> (i32, String, String) {
     let out = switchboard(&corpus.root, args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    corpus.secrets.check(&stdout);
-    corpus.secrets.check(&stderr);
-    (out.status.code().unwrap_or(-1), stdout, stderr)
+    corpus.secrets.check(&out.stdout);
+    corpus.secrets.check(&out.stderr);
+    (out.code.unwrap_or(-1), out.stdout, out.stderr)
 }
 
 #[test]
@@ -650,9 +640,9 @@ fn a_baseline_suppresses_known_findings_and_only_those() {
     let fresh = token("fresh");
     write(&corpus.root, "app/new.py", &format!("T = '{fresh}'\n"));
     let out = switchboard(&corpus.root, &["scan", "--baseline", "scan-baseline.json", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(!text(&out.stdout).contains(&fresh));
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, Some(1));
+    assert!(!out.stdout.contains(&fresh));
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     let findings = doc["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0]["path"], "app/new.py");
@@ -689,8 +679,8 @@ fn usage_errors_exit_2_and_say_what_to_do() {
     let pasted = token("pasted");
     write(&corpus.root, "bad.json", &format!("{{\"findings\": [{{\"fingerprint\": \"{pasted}\"}}]}}"));
     let out = switchboard(&corpus.root, &["scan", "--baseline", "bad.json"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    assert_eq!(out.code, Some(2));
+    let stderr = out.stderr;
     assert!(!stderr.contains(&pasted), "the baseline's content was echoed");
     assert!(stderr.contains("findings[0].fingerprint"), "{stderr}");
     write(&corpus.root, "bad.json", "{\"findings\": [oops]}");
@@ -707,8 +697,8 @@ fn usage_errors_exit_2_and_say_what_to_do() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("a.txt"), "nothing here\n").unwrap();
     let out = switchboard(outside.path(), &["scan", "--history"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--history needs a git repository"), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--history needs a git repository"), "{}", out.stderr);
 }
 
 #[test]
@@ -732,14 +722,14 @@ fn a_clean_tree_exits_0() {
 /// The repository itself scans clean, so a token committed to it fails CI.
 #[test]
 fn the_repository_scans_clean() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let root = repo_root().canonicalize().unwrap();
     let out = switchboard(&root, &["scan"]);
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(0),
         "the repository holds credentials (revoke them, then remove them or mark a false positive with \
          switchboard:allow):\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
+        out.stdout,
+        out.stderr
     );
 }

@@ -1,5 +1,4 @@
 //! The `Store` contract: every backend must pass these. Today: SQLite (a real file per test).
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,20 +1,14 @@
 //! End to end: the simulator changes state and sends signed webhooks (including its retry, shortened)
 //! to `serve`, which delivers them to a destination that fails for a while and then recovers.
 //! Everything arrives; what was dead-lettered on the way comes back with `switchboard dlq replay`.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
-
-mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{CLIENT_SECRET, Receiver};
 use intercom_sim::{DeliveryOutcome, SimConfig, Simulator};
 use switchboard::store::DeadLetterFilter;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use crate::harness::{AppDir, CLIENT_SECRET, PATIENCE, Receiver, cli, eventually, free_port};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_webhooks_flow_through_serve_to_a_recovering_destination() {
@@ -24,18 +18,14 @@ async fn simulator_webhooks_flow_through_serve_to_a_recovering_destination() {
     receiver.script(&[(503, None), (503, None), (502, None), (500, None), (503, None)]);
     let (audit, audit_hook) = Receiver::start().await;
     audit.always(500);
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let destinations = format!(
         "[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\n\
          [[destinations]]\nname = \"audit\"\nurl = \"{audit_hook}\"\ntopics = [\"contact.deleted\"]\n"
     );
-    let config_path = common::write_config(dir.path(), &destinations);
-    let text = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
-    std::fs::write(&config_path, text).unwrap();
-    let app = common::spawn_in(dir, config_path.clone()).await;
+    let dir = AppDir::new(&destinations);
+    // A fixed port: the simulator's retry must find the restarted service where the first attempt went.
+    dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{}\"", free_port()));
+    let app = dir.spawn().await;
     let webhook_url = app.url("/webhooks/intercom");
 
     let sim = Simulator::start(
@@ -80,7 +70,7 @@ async fn simulator_webhooks_flow_through_serve_to_a_recovering_destination() {
     // Every one of them is acknowledged by serve on Intercom's first attempt.
     let mut acknowledged = HashSet::new();
     while acknowledged.len() < 5 {
-        let event = tokio::time::timeout(Duration::from_secs(20), deliveries.recv()).await.unwrap().unwrap();
+        let event = tokio::time::timeout(PATIENCE, deliveries.recv()).await.unwrap().unwrap();
         assert!(
             matches!(event.outcome, DeliveryOutcome::Delivered { status: 200 }),
             "serve refused {}: {:?}",
@@ -94,54 +84,38 @@ async fn simulator_webhooks_flow_through_serve_to_a_recovering_destination() {
     // serve goes down; Intercom's attempt fails, and its retry (shortened to 300 ms) finds it back up.
     let dir = app.stop().await;
     sim.emit_webhook("ping", None).unwrap();
-    let failed = tokio::time::timeout(Duration::from_secs(20), deliveries.recv()).await.unwrap().unwrap();
+    let failed = tokio::time::timeout(PATIENCE, deliveries.recv()).await.unwrap().unwrap();
     assert!(matches!(failed.outcome, DeliveryOutcome::RetryScheduled { .. }), "{:?}", failed.outcome);
     // Same configuration, same store, same port: only the service restarts.
-    let app = common::spawn_in(dir, config_path.clone()).await;
-    let retried = tokio::time::timeout(Duration::from_secs(20), deliveries.recv()).await.unwrap().unwrap();
+    let app = dir.spawn().await;
+    let retried = tokio::time::timeout(PATIENCE, deliveries.recv()).await.unwrap().unwrap();
     assert_eq!(retried.notification_id, failed.notification_id);
     assert_eq!(retried.attempts, 2);
     assert!(matches!(retried.outcome, DeliveryOutcome::Delivered { status: 200 }), "{:?}", retried.outcome);
     acknowledged.insert(retried.notification_id.clone());
 
     // "audit" exhausts its attempts: one dead letter, replayed from the CLI once it recovers.
-    let dead = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            let dead = app.store.dead_letters(DeadLetterFilter::default()).await.unwrap();
-            if !dead.is_empty() {
-                return dead;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let dead = eventually("the audit delivery is dead-lettered", || async {
+        let dead = app.store.dead_letters(DeadLetterFilter::default()).await.unwrap();
+        (!dead.is_empty()).then_some(dead)
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!((dead[0].destination.as_str(), dead[0].topic.as_str()), ("audit", "contact.deleted"));
     audit.always(200);
 
-    let replay = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["dlq", "replay", "--all", "--config"])
-        .arg(&config_path)
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&replay.stdout).trim(), "1 dead letter(s) queued for delivery again");
+    let replay = cli(&["dlq", "replay", "--all", "--config"]).arg(app.dir.config()).run_async().await;
+    assert_eq!(replay.stdout.trim(), "1 dead letter(s) queued for delivery again");
 
-    let arrived = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let arrived: HashSet<String> = receiver
-                .received()
-                .iter()
-                .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
-                .collect();
-            if acknowledged.is_subset(&arrived) && app.store.stats().await.unwrap().pending == 0 {
-                return arrived;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let arrived = eventually("every acknowledged notification reaches the destination", || async {
+        let arrived: HashSet<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.headers["webhook-id"].to_str().unwrap().to_owned())
+            .collect();
+        (acknowledged.is_subset(&arrived) && app.store.stats().await.unwrap().pending == 0).then_some(arrived)
     })
-    .await
-    .expect("every acknowledged notification reaches the destination");
+    .await;
     assert!(acknowledged.is_subset(&arrived));
     let audited: Vec<_> = audit.received().iter().map(|r| r.headers["x-intercom-topic"].clone()).collect();
     assert_eq!(audited.len(), 5, "4 failed attempts, then the replay");

@@ -1,12 +1,8 @@
 //! Webhook ingress: signatures, limits, parsing, replay protection, deduplication and durability.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
-
-mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{CLIENT_SECRET, ROTATED_SECRET, notification, notification_on, post_signed, spawn_app};
 use switchboard::clock::{ManualClock, SystemClock};
 use switchboard::delivery::Routing;
 use switchboard::store::{
@@ -15,9 +11,14 @@ use switchboard::store::{
 };
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
+use crate::harness::{
+    AppDir, CLIENT_SECRET, ROTATED_SECRET, Receiver, error_envelope, notification, notification_on,
+    post_signed, serve, spawn_app, spawn_app_on, wait_until,
+};
+
 /// The status and code of an error answer, after checking its envelope and request id.
 async fn error_code(response: reqwest::Response) -> (u16, String) {
-    let (status, code, _) = common::error_envelope(response).await;
+    let (status, code, _) = error_envelope(response).await;
     (status, code)
 }
 
@@ -73,15 +74,13 @@ async fn notifications_are_aged_and_stamped_on_the_services_clock() {
     // right, and moving it replaces waiting a day.
     const T0: u64 = 2_000_000_000;
     let clock = ManualClock::at_secs(T0);
-    let app = common::spawn_app_on("", Arc::new(clock.clone())).await;
+    let app = spawn_app_on("", Arc::new(clock.clone())).await;
     let max_age = app.config.webhooks.max_event_age;
-    let http = reqwest::Client::new();
-    let url = app.url("/webhooks/intercom");
     let created_now = |id: &str| notification_on(id, "contact.user.created", &clock);
     let (first, at_the_limit, too_late) =
         (created_now("notif_first"), created_now("notif_at_limit"), created_now("notif_too_late"));
 
-    let response = post_signed(&http, &url, CLIENT_SECRET, &first).await;
+    let response = app.notify(&first).await;
     assert_eq!(response.status(), 200);
     let db = app.dir.path().join("data/switchboard.db");
     let received_at: i64 = rusqlite::Connection::open(&db)
@@ -91,11 +90,11 @@ async fn notifications_are_aged_and_stamped_on_the_services_clock() {
     assert_eq!(received_at, (T0 * 1000) as i64, "received_at is stamped from the service's clock");
 
     clock.advance(max_age);
-    let response = post_signed(&http, &url, CLIENT_SECRET, &at_the_limit).await;
+    let response = app.notify(&at_the_limit).await;
     assert_eq!(response.status(), 200, "exactly webhooks.max_event_age old is still accepted");
 
     clock.advance(Duration::from_secs(1));
-    let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &too_late).await).await;
+    let (status, code) = error_code(app.notify(&too_late).await).await;
     assert_eq!((status, code.as_str()), (400, "too_old"), "one second past webhooks.max_event_age");
     assert!(
         app.store.event("default", "notif_too_late").await.unwrap().is_none(),
@@ -103,24 +102,19 @@ async fn notifications_are_aged_and_stamped_on_the_services_clock() {
     );
 
     let fresh = created_now("notif_fresh");
-    assert_eq!(
-        post_signed(&http, &url, CLIENT_SECRET, &fresh).await.status(),
-        200,
-        "created now again: accepted"
-    );
+    assert_eq!(app.notify(&fresh).await.status(), 200, "created now again: accepted");
     app.stop().await;
 }
+
 #[tokio::test]
 async fn both_secrets_are_accepted_during_a_rotation() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = AppDir::new("");
     let d = dir.path().display().to_string();
-    let path = common::write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
+    dir.edit(
         &format!("client_secrets = [\"file:{d}/client_secret\"]"),
         &format!("client_secrets = [\"file:{d}/client_secret\", \"file:{d}/rotated_secret\"]"),
     );
-    std::fs::write(&path, text).unwrap();
-    let app = common::spawn_in(dir, path).await;
+    let app = dir.spawn().await;
     let http = reqwest::Client::new();
     let url = app.url("/webhooks/intercom");
     for (id, secret) in [("notif_old", CLIENT_SECRET), ("notif_new", ROTATED_SECRET)] {
@@ -139,7 +133,7 @@ async fn bodies_are_limited_parsed_and_checked_for_age_after_verification() {
     let url = app.url("/webhooks/intercom");
 
     let huge = format!(r#"{{"id":"notif_big","topic":"ping","pad":"{}"}}"#, "x".repeat(1024 * 1024));
-    let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &huge).await).await;
+    let (status, code) = error_code(app.notify(&huge).await).await;
     assert_eq!((status, code.as_str()), (413, "body_too_large"));
 
     let cases = [
@@ -155,14 +149,13 @@ async fn bodies_are_limited_parsed_and_checked_for_age_after_verification() {
         ),
     ];
     for (case, body, expected) in cases {
-        let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &body).await).await;
+        let (status, code) = error_code(app.notify(&body).await).await;
         assert_eq!((status, code.as_str()), (400, expected), "{case}");
     }
     assert_eq!(app.store.stats().await.unwrap(), QueueStats::default(), "nothing refused is stored");
 
     // Unknown topics are accepted and stored; HEAD validates the URL.
-    let response =
-        post_signed(&http, &url, CLIENT_SECRET, &notification("notif_new_topic", "brand.new.topic")).await;
+    let response = app.notify(&notification("notif_new_topic", "brand.new.topic")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(http.head(&url).send().await.unwrap().status(), 200);
     let (status, code) = error_code(
@@ -176,7 +169,7 @@ async fn bodies_are_limited_parsed_and_checked_for_age_after_verification() {
 
 #[tokio::test]
 async fn fifty_concurrent_copies_store_once_and_deliver_once() {
-    let (receiver, hook) = common::Receiver::start().await;
+    let (receiver, hook) = Receiver::start().await;
     let app = spawn_app(&format!("[[destinations]]\nname = \"app\"\nurl = \"{hook}\"\n")).await;
     let http = reqwest::Client::new();
     let url = app.url("/webhooks/intercom");
@@ -199,17 +192,11 @@ async fn fifty_concurrent_copies_store_once_and_deliver_once() {
     assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 49);
     receiver.wait_for(1).await;
     // Wait until the event is fully handled (delivered to the destination and the built-in handler).
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            let event = app.store.event("default", "notif_dup").await.unwrap().unwrap();
-            if event.deliveries.iter().all(|(_, state)| state == "delivered") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    wait_until("the event is delivered everywhere", || async {
+        let event = app.store.event("default", "notif_dup").await.unwrap().unwrap();
+        event.deliveries.iter().all(|(_, state)| state == "delivered")
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(receiver.received().len(), 1, "delivered exactly once");
     app.stop().await;
 }
@@ -288,10 +275,7 @@ async fn ingress_over(store: BrokenStore) -> String {
         Arc::new(SystemClock),
     );
     let router = switchboard::http_error::with_request_ids(ingress::routes("/webhooks/intercom", ingress));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks/intercom", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    url
+    format!("http://{}/webhooks/intercom", serve(router).await)
 }
 
 #[tokio::test]
@@ -309,18 +293,16 @@ async fn a_failing_or_slow_store_gets_503_never_2xx() {
 
 #[tokio::test]
 async fn serve_terminates_https_itself_when_given_a_certificate() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = AppDir::new("");
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    dir.write("cert.pem", cert.cert.pem());
+    dir.write("key.pem", cert.signing_key.serialize_pem());
     let d = dir.path().display().to_string();
-    let path = common::write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
+    dir.edit(
         "shutdown_timeout = \"5s\"",
         &format!("shutdown_timeout = \"5s\"\ntls_cert = \"{d}/cert.pem\"\ntls_key = \"{d}/key.pem\""),
     );
-    std::fs::write(&path, text).unwrap();
-    let app = common::spawn_in(dir, path).await;
+    let app = dir.spawn().await;
     let https = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .build()
@@ -335,19 +317,16 @@ async fn serve_terminates_https_itself_when_given_a_certificate() {
 
 #[tokio::test]
 async fn each_configured_app_has_its_own_path_and_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("eu_secret"), "eu-client-secret\n").unwrap();
-    let d = dir.path().display().to_string();
-    let extra = format!("[[webhooks.apps]]\nname = \"eu\"\nclient_secrets = [\"file:{d}/eu_secret\"]\n");
-    let path = common::write_config(dir.path(), &extra);
-    let app = common::spawn_in(dir, path).await;
+    let dir = AppDir::new("[[webhooks.apps]]\nname = \"eu\"\nclient_secrets = [\"file:{dir}/eu_secret\"]\n");
+    dir.write("eu_secret", "eu-client-secret\n");
+    let app = dir.spawn().await;
     let http = reqwest::Client::new();
     let eu = app.url("/webhooks/intercom/eu");
     let body = notification("notif_same_id", "ping");
     assert_eq!(post_signed(&http, &eu, "eu-client-secret", &body).await.status(), 200);
     assert_eq!(post_signed(&http, &eu, CLIENT_SECRET, &body).await.status(), 401, "another app's secret");
     // The same notification id on the default app is a different event: keys are per app.
-    let default = post_signed(&http, &app.url("/webhooks/intercom"), CLIENT_SECRET, &body).await;
+    let default = app.notify(&body).await;
     assert_eq!(default.json::<serde_json::Value>().await.unwrap()["status"], "stored");
     assert!(app.store.event("eu", "notif_same_id").await.unwrap().is_some());
     assert!(app.store.event("default", "notif_same_id").await.unwrap().is_some());
@@ -357,25 +336,18 @@ async fn each_configured_app_has_its_own_path_and_secrets() {
 
 #[tokio::test]
 async fn shutdown_reports_not_ready_and_keeps_serving_for_the_drain_delay() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = common::write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("shutdown_timeout = \"5s\"", "shutdown_timeout = \"5s\"\nshutdown_delay = \"3s\"");
-    std::fs::write(&path, text).unwrap();
-    let app = common::spawn_in(dir, path).await;
+    let dir = AppDir::new("");
+    dir.edit("shutdown_timeout = \"5s\"", "shutdown_timeout = \"5s\"\nshutdown_delay = \"3s\"");
+    let app = dir.spawn().await;
     let http = reqwest::Client::new();
     let (readyz, url) = (app.url("/readyz"), app.url("/webhooks/intercom"));
     assert_eq!(http.get(&readyz).send().await.unwrap().status(), 200);
     let stopping = tokio::spawn(app.stop());
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while http.get(&readyz).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 503 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    wait_until("/readyz turns 503 at once", || async {
+        http.get(&readyz).send().await.is_ok_and(|r| r.status() == 503)
     })
-    .await
-    .expect("/readyz turns 503 at once");
-    let (status, code, _) = common::error_envelope(http.get(&readyz).send().await.unwrap()).await;
+    .await;
+    let (status, code, _) = error_envelope(http.get(&readyz).send().await.unwrap()).await;
     assert_eq!((status, code.as_str()), (503, "shutting_down"));
     // Still serving during the delay: a webhook is stored and acknowledged.
     let response = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_draining", "ping")).await;
@@ -397,7 +369,7 @@ async fn a_sane_caller_request_id_is_echoed_and_any_other_is_replaced() {
     };
 
     let sent = "f93ecfa8-d08a-4325-8694-89aeb89c8f85";
-    let (status, code, id) = common::error_envelope(unsigned(Some(sent.as_bytes())).await.unwrap()).await;
+    let (status, code, id) = error_envelope(unsigned(Some(sent.as_bytes())).await.unwrap()).await;
     assert_eq!((status, code.as_str(), id.as_str()), (401, "signature_missing", sent));
 
     let too_long = "r".repeat(129);
@@ -409,18 +381,18 @@ async fn a_sane_caller_request_id_is_echoed_and_any_other_is_replaced() {
     ];
     let mut generated = std::collections::HashSet::new();
     for (case, bad) in cases {
-        let (status, _, id) = common::error_envelope(unsigned(Some(bad)).await.unwrap()).await;
+        let (status, _, id) = error_envelope(unsigned(Some(bad)).await.unwrap()).await;
         assert_eq!(status, 401, "{case}");
         assert_ne!(id.as_bytes(), bad, "{case}");
         assert!(uuid::Uuid::parse_str(&id).is_ok(), "{case}: a fresh UUID, got {id}");
         generated.insert(id);
     }
-    let (_, _, id) = common::error_envelope(unsigned(None).await.unwrap()).await;
+    let (_, _, id) = error_envelope(unsigned(None).await.unwrap()).await;
     generated.insert(id);
     assert_eq!(generated.len(), 5, "each request gets its own id");
 
     // Successful answers carry it too.
-    let stored = post_signed(&http, &url, CLIENT_SECRET, &notification("notif_rid", "ping")).await;
+    let stored = app.notify(&notification("notif_rid", "ping")).await;
     assert_eq!(stored.status(), 200);
     assert!(!stored.headers()["x-request-id"].is_empty());
     let live = http.get(app.url("/livez")).header("x-request-id", "probe-1").send().await.unwrap();
@@ -433,16 +405,15 @@ async fn unknown_paths_and_methods_get_the_envelope() {
     let app = spawn_app("").await;
     let http = reqwest::Client::new();
     for path in ["/nope", "/admin/nope", "/webhooks/intercom/eu/extra"] {
-        let (status, code, _) = common::error_envelope(http.get(app.url(path)).send().await.unwrap()).await;
+        let (status, code, _) = error_envelope(http.get(app.url(path)).send().await.unwrap()).await;
         assert_eq!((status, code.as_str()), (404, "not_found"), "{path}");
     }
     let wrong = http.get(app.url("/webhooks/intercom")).send().await.unwrap();
     let allow = wrong.headers()["allow"].to_str().unwrap().to_owned();
     assert!(allow.contains("POST") && allow.contains("HEAD"), "{allow}");
-    let (status, code, _) = common::error_envelope(wrong).await;
+    let (status, code, _) = error_envelope(wrong).await;
     assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
-    let (status, code, _) =
-        common::error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
+    let (status, code, _) = error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
     assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
     app.stop().await;
 }

@@ -6,18 +6,19 @@
 //! or `self::` (in `use` declarations and in code, test modules included) that leaves the module it
 //! is written in is an edge to the top-level module it reaches. Comments and string literals are
 //! skipped, so a doc link is not a dependency.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+
+use crate::harness::repo_root;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn architecture_md() -> String {
-    let path = crate_dir().join("../../ARCHITECTURE.md");
+    let path = repo_root().join("ARCHITECTURE.md");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 

@@ -1,10 +1,11 @@
 //! Secret references: each kind, each failure, and live refresh.
-#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use switchboard::secrets::{Fingerprint, Secret, SecretRef};
+
+use crate::harness::cli;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const VALUE: &str = "dG9rOmZha2VfdG9rZW5fZm9yX3Rlc3RzOjE6MA==";
@@ -75,15 +76,14 @@ async fn exec_failures_never_echo_the_output() {
 async fn env_references_read_the_variable() {
     // Setting variables in this multi-threaded test process is unsound (set_var is unsafe in Rust 2024),
     // so the variable is given to a child `switchboard config check` instead.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["config", "check"])
+    let dir = tempfile::tempdir().unwrap();
+    let output = cli(&["config", "check"])
         .env("SWITCHBOARD_INTERCOM__TOKEN", "env:SB_TEST_TOKEN_FOR_ENV_REF")
         .env("SB_TEST_TOKEN_FOR_ENV_REF", VALUE)
-        .current_dir(tempfile::tempdir().unwrap().path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+        .dir(dir.path())
+        .run();
+    let stdout = output.stdout;
+    assert_eq!(output.code, Some(0), "{stdout}\n{}", output.stderr);
     let fingerprint = Fingerprint::of(VALUE);
     assert!(stdout.contains(&format!("env:SB_TEST_TOKEN_FOR_ENV_REF ({fingerprint})")), "{stdout}");
     assert!(!stdout.contains(VALUE), "{stdout}");

@@ -1,47 +1,17 @@
 //! The `switchboard` binary: `config check`, exit codes, `--help` and `--version`.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
-
-use std::path::Path;
-use std::process::{Command, Output};
 
 use switchboard::secrets::Fingerprint;
 
-fn switchboard(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SWITCHBOARD_CONFIG")
-        .output()
-        .expect("run switchboard")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::config::{ENV_SECRET_IN_PRODUCTION, ENV_SECRET_REFUSED};
+use crate::harness::{cli, write_secrets};
 
 #[test]
 fn config_check_rejects_a_bad_config_with_exit_code_2_and_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.toml"),
-        r#"
-        environment = "production"
-        [intercom]
-        token = "file:/run/secrets/intercom_token"
-        [webhooks]
-        client_secrets = ["env:INTERCOM_CLIENT_SECRET"]
-        "#,
-    )
-    .unwrap();
-    let output = switchboard(dir.path(), &["config", "check", "--config", "bad.toml"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-    let stderr = text(&output.stderr);
-    assert!(
-        stderr.contains(
-            "webhooks.client_secrets[0]: env: references are not allowed when environment = \"production\"; use file: or exec:"
-        ),
-        "{stderr}"
-    );
+    std::fs::write(dir.path().join("bad.toml"), ENV_SECRET_IN_PRODUCTION).unwrap();
+    let output = cli(&["config", "check", "--config", "bad.toml"]).dir(dir.path()).run();
+    assert_eq!(output.code, Some(2), "{}", output.stderr);
+    assert!(output.stderr.contains(ENV_SECRET_REFUSED), "{}", output.stderr);
     assert!(output.stdout.is_empty(), "nothing is printed as if valid");
 }
 
@@ -49,9 +19,9 @@ fn config_check_rejects_a_bad_config_with_exit_code_2_and_the_key() {
 fn config_check_reports_unreadable_secrets_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.toml"), "[intercom]\ntoken = \"file:./missing_token\"\n").unwrap();
-    let output = switchboard(dir.path(), &["config", "check", "--config", "c.toml"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = text(&output.stderr);
+    let output = cli(&["config", "check", "--config", "c.toml"]).dir(dir.path()).run();
+    assert_eq!(output.code, Some(2));
+    let stderr = output.stderr;
     assert!(stderr.contains("intercom.token: file:./missing_token: cannot read"), "{stderr}");
 }
 
@@ -64,9 +34,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
         ("admin_key", "admin-key-value-42"),
         ("dest_secret", "whsec-destination-value"),
     ];
-    for (name, value) in secrets {
-        std::fs::write(dir.path().join(name), format!("{value}\n")).unwrap();
-    }
+    write_secrets(dir.path(), &secrets);
     let d = dir.path().display();
     std::fs::write(
         dir.path().join("switchboard.toml"),
@@ -95,9 +63,9 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
     )
     .unwrap();
     // No --config: ./switchboard.toml is picked up.
-    let output = switchboard(dir.path(), &["config", "check"]);
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", text(&output.stderr));
+    let output = cli(&["config", "check"]).dir(dir.path()).run();
+    let stdout = output.stdout;
+    assert_eq!(output.code, Some(0), "{stdout}\n{}", output.stderr);
     for (_, value) in secrets {
         assert!(!stdout.contains(value), "secret value printed:\n{stdout}");
         assert!(
@@ -138,13 +106,13 @@ fn every_command_explains_its_flags() {
         ),
     ];
     for (args, expected) in cases {
-        let output = switchboard(dir.path(), args);
-        assert!(output.status.success(), "{args:?}");
-        let help = text(&output.stdout);
+        let output = cli(args).dir(dir.path()).run();
+        assert_eq!(output.code, Some(0), "{args:?}");
+        let help = output.stdout;
         for flag in *expected {
             assert!(help.contains(flag), "{args:?} help lacks {flag}:\n{help}");
         }
     }
-    let version = switchboard(dir.path(), &["--version"]);
-    assert_eq!(text(&version.stdout).trim(), format!("switchboard {}", env!("CARGO_PKG_VERSION")));
+    let version = cli(&["--version"]).dir(dir.path()).run();
+    assert_eq!(version.stdout.trim(), format!("switchboard {}", env!("CARGO_PKG_VERSION")));
 }

@@ -1,0 +1,27 @@
+//! Switchboard's integration tests, one module per feature, in one binary that links once. They run
+//! the real service in-process on ephemeral ports ([`harness::spawn_app`]), the simulator in-process,
+//! the real binary for the CLI ([`harness::cli`]), with real files and real SQLite.
+//!
+//! One process holds them all, so they share what is process-wide: the global metrics recorder above
+//! all. A test whose assertions read it runs alone in a child process ([`harness::in_own_process`]);
+//! nothing else here sets environment variables, the current directory, a global tracing subscriber
+//! or a panic hook.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
+
+mod harness;
+
+mod alerts;
+mod architecture;
+mod cli;
+mod config;
+mod crash;
+mod delivery;
+mod end_to_end;
+mod health;
+mod logging;
+mod preflight;
+mod sandbox;
+mod scan;
+mod secrets;
+mod store;
+mod webhooks;
