@@ -221,23 +221,17 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The URL `switchboard health` probes: `--url` as given when it names a path, its `/health` when
-/// it is a bare base URL (what operators type for a service), else `/health` on `server.listen`.
+/// The URL `switchboard health` probes: `--url` (its `/health` when it is a bare base URL), else
+/// `/health` on `server.listen` of the configuration.
 fn health_url(url: Option<Url>, file: Option<PathBuf>) -> Result<String, ExitCode> {
-    if let Some(mut url) = url {
-        // Special schemes (http, https) always parse with at least "/" as their path.
-        if url.path() == "/" {
-            url.set_path("/health");
-        }
-        return Ok(url.into());
+    if let Some(url) = url {
+        return Ok(crate::health::health_url_of(url).into());
     }
     let config = load(file, Overrides::default())?;
-    let mut addr = config.server.listen;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let scheme = if config.server.tls.is_some() { "https" } else { "http" };
-    Ok(format!("{scheme}://{addr}/health"))
+    crate::health::derived_health_url(&config.server).map(Into::into).map_err(|e| {
+        eprintln!("error: {e}; give it with --url");
+        Exit::Failure.into()
+    })
 }
 
 async fn health_command(file: Option<PathBuf>, args: HealthArgs) -> ExitCode {

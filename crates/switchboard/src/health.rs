@@ -18,6 +18,7 @@ use serde_json::json;
 use switchboard_clock::SharedClock;
 use tokio::sync::Mutex;
 
+use crate::config::ServerConfig;
 use crate::http_error::{ErrorCode, HttpError};
 use crate::intercom::{Intercom, Unavailable};
 use crate::store::Store;
@@ -49,6 +50,31 @@ impl Readiness {
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
+}
+
+/// The `/health` of a deployment named by `url`: the URL as given when it names a path, its
+/// `/health` when it is a bare base URL (`http://host:8080`, what operators type for a service).
+pub fn health_url_of(mut url: url::Url) -> url::Url {
+    // http(s) URLs always parse with at least "/" as their path.
+    if url.path() == "/" {
+        url.set_path("/health");
+    }
+    url
+}
+
+/// The `/health` of the service `server` configures: `server.listen` (127.0.0.1 when it listens on
+/// every interface), https when it terminates TLS itself.
+pub fn derived_health_url(server: &ServerConfig) -> Result<url::Url, String> {
+    let mut addr = server.listen;
+    if addr.port() == 0 {
+        return Err(format!("server.listen ({addr}) has port 0, so the deployed /health cannot be derived"));
+    }
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let scheme = if server.tls.is_some() { "https" } else { "http" };
+    url::Url::parse(&format!("{scheme}://{addr}/health"))
+        .map_err(|e| format!("cannot derive the /health URL: {e}"))
 }
 
 /// `GET /livez`: the process is alive and serving HTTP.

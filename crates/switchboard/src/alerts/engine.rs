@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use switchboard_clock::SharedClock;
+use switchboard_clock::{SharedClock, SystemClock};
 
 use super::notify::{AlertEvent, EventKind, Notifier};
 use super::rules::{Expr, RuleParams, Severity};
@@ -151,7 +151,12 @@ impl AlertEngine {
             slots: vec![slot; rules.len()],
             evaluated_at: None,
         };
-        let notifier = Notifier::new(&settings, clock.clone()).map_err(AlertsError::Http)?;
+        // Signature timestamps are checked against the receiver's wall clock, so they come from the
+        // wall clock, not from the engine's monotonic one (whose offset is frozen at start and would
+        // drift after an NTP step or a VM pause); a manual clock in tests drives both.
+        let signing: SharedClock =
+            if clock.as_manual().is_some() { clock.clone() } else { Arc::new(SystemClock) };
+        let notifier = Notifier::new(&settings, signing).map_err(AlertsError::Http)?;
         Ok(AlertEngine {
             inner: Arc::new(Inner {
                 settings,

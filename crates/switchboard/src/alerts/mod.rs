@@ -25,8 +25,8 @@
 //! use switchboard::{alerts, startup, telemetry};
 //!
 //! let metrics = startup::install_metrics()?; // once per process; later calls return the same one
-//! let engine = alerts::AlertEngine::new(settings, Arc::new(alerts::MonotonicClock::new()), metrics.tap())?
-//!     .with_channel_secrets(&secrets); // the secrets of `AlertSettings::secret_refs()`
+//! let engine = alerts::AlertEngine::new(settings, Arc::new(switchboard::clock::MonotonicClock::new()), metrics.tap())?
+//!     .with_channel_secrets(&secrets); // `LoadedSecrets::alert_secrets` of the configuration
 //! let routes = axum::Router::new()
 //!     .merge(telemetry::metrics_router(metrics.handle()))
 //!     .merge(alerts::router(engine.clone()));

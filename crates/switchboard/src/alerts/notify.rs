@@ -219,7 +219,7 @@ impl Channel {
 pub(crate) struct Notifier {
     channels: Vec<Arc<Channel>>,
     client: reqwest::Client,
-    /// The engine's clock, for the signature timestamp (one clock for an event and its signing).
+    /// The wall clock that stamps signatures (`webhook-timestamp`).
     clock: SharedClock,
 }
 

@@ -14,7 +14,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::rules::{RuleId, RuleParams, Severity};
-use crate::secrets::{Fingerprint, SecretRef, SecretSlot};
+use crate::secrets::{Fingerprint, SecretRef};
 
 /// The longest window a rule may look back over (the engine keeps samples that far).
 pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
@@ -422,19 +422,6 @@ impl AlertSettings {
         self.overrides.entry(id).or_default()
     }
 
-    /// The secret references of the channels, keyed `alerts.channels[i].secret`, for the config
-    /// loader to resolve (pass the loaded secrets to `AlertEngine::with_channel_secrets`).
-    pub fn secret_refs(&self) -> Vec<(String, SecretRef)> {
-        self.channels
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let reference = SecretRef::parse(c.secret.as_deref()?).ok()?;
-                Some((SecretSlot::AlertChannelSecret(i).to_string(), reference))
-            })
-            .collect()
-    }
-
     /// Every problem, as (key, message with the fix); empty when valid.
     pub fn validate(&self) -> Vec<(String, String)> {
         let mut issues = Vec::new();
@@ -622,8 +609,6 @@ mod tests {
         assert_eq!(s.rule(RuleId::IntercomUnreachable), RuleId::IntercomUnreachable.defaults());
         assert_eq!(s.evaluation_interval, Duration::from_secs(10));
         assert!(s.validate().is_empty(), "{:?}", s.validate());
-        assert_eq!(s.secret_refs().len(), 1);
-        assert_eq!(s.secret_refs()[0].0, "alerts.channels[0].secret");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -133,10 +134,12 @@ pub async fn receive_default(
 /// `POST {webhooks.path}/{app}`: a named app.
 pub async fn receive_named(
     State(ingress): State<Ingress>,
-    Path(app): Path<String>,
+    app: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
+    // A segment that does not even decode (`%FF`) names no configured app either.
+    let app = app.map(|Path(app)| app).unwrap_or_default();
     receive(&ingress, &app, &headers, body).await
 }
 

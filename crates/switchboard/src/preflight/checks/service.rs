@@ -1,10 +1,10 @@
 //! `status-page`, `health`, `api-quality`, `data-handling` and `monitoring`: the deployment around
 //! the Intercom calls.
 
-use std::net::Ipv4Addr;
 use std::time::Instant;
 
 use super::{Check, describe};
+use crate::health;
 use crate::logging::{BUILTIN_KEYS, Redactor};
 use crate::preflight::context::Context;
 use crate::preflight::{CheckId, CheckResult};
@@ -36,24 +36,14 @@ pub(super) async fn status_page(ctx: &Context) -> CheckResult {
     check.finish()
 }
 
-/// The deployed `/health`: `preflight.health_url`, else `/health` on `server.listen` like
-/// `switchboard health` derives it.
+/// The deployed `/health`: `preflight.health_url` (a bare base URL means its `/health`), else
+/// `/health` on `server.listen`, as `switchboard health` derives it.
 fn health_url(ctx: &Context) -> Result<url::Url, String> {
-    if let Some(url) = &ctx.config.preflight.health_url {
-        return Ok(url.clone());
+    match &ctx.config.preflight.health_url {
+        Some(url) => Ok(health::health_url_of(url.clone())),
+        None => health::derived_health_url(&ctx.config.server)
+            .map_err(|e| format!("{e}; set preflight.health_url")),
     }
-    let mut addr = ctx.config.server.listen;
-    if addr.port() == 0 {
-        return Err(format!(
-            "server.listen ({addr}) has port 0, so the deployed /health cannot be derived; set preflight.health_url"
-        ));
-    }
-    if addr.ip().is_unspecified() {
-        addr.set_ip(Ipv4Addr::LOCALHOST.into());
-    }
-    let scheme = if ctx.config.server.tls.is_some() { "https" } else { "http" };
-    url::Url::parse(&format!("{scheme}://{addr}/health"))
-        .map_err(|e| format!("cannot derive the /health URL: {e}"))
 }
 
 /// `health`: the deployed service's `/health` answers 200 with `services.intercom.status` healthy.
