@@ -164,7 +164,8 @@ pub struct Health {
     intercom: Intercom,
     store: Arc<dyn Store>,
     probe_interval: Duration,
-    cache: Mutex<Option<(Instant, IntercomHealth)>>,
+    /// The last probe and when it ran (`clock` milliseconds).
+    cache: Mutex<Option<(u64, IntercomHealth)>>,
     status_page: Arc<RwLock<Option<StatusPageReading>>>,
     clock: SharedClock,
 }
@@ -197,15 +198,18 @@ impl Health {
     /// one probe instead of each sending their own.
     pub async fn intercom(&self) -> IntercomHealth {
         let mut cache = self.cache.lock().await;
+        let now = self.clock.now_millis();
+        // A clock that went backwards (an NTP step) makes the cached probe stale, never fresher.
         if let Some((at, cached)) = cache.as_ref()
-            && at.elapsed() < self.probe_interval
+            && let Some(age) = now.checked_sub(*at).map(Duration::from_millis)
+            && age < self.probe_interval
         {
             let mut cached = cached.clone();
-            cached.age_seconds = at.elapsed().as_secs();
+            cached.age_seconds = age.as_secs();
             return cached;
         }
         let fresh = self.probe().await;
-        *cache = Some((Instant::now(), fresh.clone()));
+        *cache = Some((now, fresh.clone()));
         fresh
     }
 
@@ -398,5 +402,29 @@ pub async fn read_status_page(http: &reqwest::Client, url: &url::Url) -> StatusP
             None => unknown(format!("{url} has no status.indicator; is it a Statuspage status.json?")),
         },
         Err(e) => unknown(format!("{url} did not answer JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn a_base_url_means_its_health_and_a_path_is_kept() {
+        let url = |text: &str| health_url_of(url::Url::parse(text).unwrap()).to_string();
+        assert_eq!(url("http://10.0.0.7:8080"), "http://10.0.0.7:8080/health");
+        assert_eq!(url("https://switchboard.internal/"), "https://switchboard.internal/health");
+        assert_eq!(url("https://switchboard.internal/ops/health"), "https://switchboard.internal/ops/health");
+    }
+
+    #[test]
+    fn the_derived_url_follows_server_listen() {
+        let mut server = Config::default().server;
+        server.listen = "0.0.0.0:9090".parse().unwrap();
+        assert_eq!(derived_health_url(&server).unwrap().as_str(), "http://127.0.0.1:9090/health");
+        server.listen = "127.0.0.1:0".parse().unwrap();
+        let error = derived_health_url(&server).unwrap_err();
+        assert!(error.contains("port 0"), "{error}");
     }
 }

@@ -97,8 +97,10 @@ impl Redactor {
                 |\b0\d{{1,4}}(?:[\s.-]\d{{2,4}}){{2,4}}\b)
             "#
         );
-        // The pattern is built from escaped keys around a fixed template, so it always compiles.
-        #[allow(clippy::expect_used)]
+        #[expect(
+            clippy::expect_used,
+            reason = "the pattern is built from escaped keys around a fixed template, so it always compiles"
+        )]
         let patterns = Regex::new(&pattern).expect("redaction pattern compiles");
         Redactor { keys, patterns }
     }

@@ -68,7 +68,6 @@ pub use rules::{RuleId, RuleParams, Severity};
 pub use settings::{
     AlertSettings, ChannelKind, ChannelSettings, ChannelUrl, MAX_WINDOW, NotifySettings, RuleOverride,
 };
-pub use switchboard_clock::{Clock, ManualClock, MonotonicClock, SharedClock};
 pub use tap::{AlertTap, AlertTapLayer};
 
 /// `GET /alerts`: every enabled rule with its state (see [`AlertsView`]).

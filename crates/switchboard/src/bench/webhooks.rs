@@ -108,10 +108,9 @@ const SAMPLE_APP_ID: &str = "a86dr8yl";
 /// The notification the benchmark sends about contact `n`: `contact.user.created` with a realistic
 /// contact (about 1.5 KB in all). Every notification of a run carries the run's `created_at`, so a
 /// repeat is byte-identical, as Intercom's retries are.
-pub fn sample_notification(clock: &dyn Clock, id: &str, n: u64, created_at: u64) -> Notification {
-    Notification::new(SAMPLE_APP_ID, "contact.user.created", clock)
+pub fn sample_notification(id: &str, n: u64, created_at: u64) -> Notification {
+    Notification::created(SAMPLE_APP_ID, "contact.user.created", created_at)
         .id(id)
-        .created_at(created_at)
         .raw_item(sample_contact(n, created_at))
 }
 
@@ -141,8 +140,10 @@ fn sample_contact(n: u64, created_at: u64) -> Box<RawValue> {
         n = n,
         t = created_at,
     );
-    // The template above is JSON whatever the numbers in it (the tests parse it).
-    #[allow(clippy::expect_used)]
+    #[expect(
+        clippy::expect_used,
+        reason = "the template above is JSON whatever the numbers in it (the tests parse it)"
+    )]
     RawValue::from_string(text).expect("the contact template is JSON")
 }
 
@@ -185,7 +186,7 @@ pub async fn run(args: &WebhooksBenchArgs, clock: &dyn Clock) -> Result<Webhooks
             unique += 1;
         }
         let SignedNotification { body, signature } =
-            sample_notification(clock, &format!("notif_{run_id}_{n}"), n, created_at).signed(&secret);
+            sample_notification(&format!("notif_{run_id}_{n}"), n, created_at).signed(&secret);
         let permit = slots.clone().acquire_owned().await.map_err(|e| BenchError::Usage(e.to_string()))?;
         let (client, url, tally) = (client.clone(), args.url.clone(), tally.clone());
         tasks.spawn(async move {
@@ -259,13 +260,10 @@ pub fn print(report: &WebhooksReport) {
 
 #[cfg(test)]
 mod tests {
-    use switchboard_clock::ManualClock;
-
     #[test]
     fn the_sample_is_valid_json_with_its_id_and_the_runs_time() {
-        let clock = ManualClock::at_secs(1_800_000_000);
         for n in [0, 7, u64::MAX] {
-            let body = super::sample_notification(&clock, "notif_x", n, 1_700_000_000).to_json();
+            let body = super::sample_notification("notif_x", n, 1_700_000_000).to_json();
             let value: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(value["id"], "notif_x");
             assert_eq!(value["topic"], "contact.user.created");

@@ -14,7 +14,7 @@ use serde::{Serialize, Serializer};
 use super::Environment;
 use super::raw::RawConfig;
 use super::render::{alerts_or_note, display, display_each, display_some, environments, path, path_some};
-use super::units::{duration_text, durations_text};
+use super::units::durations_text;
 use super::validate::validate;
 use crate::alerts::AlertSettings;
 use crate::delivery::TopicPattern;
@@ -71,10 +71,10 @@ pub struct ServerConfig {
     #[serde(serialize_with = "display")]
     pub listen: SocketAddr,
     /// How long in-flight requests may take to finish at shutdown.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub shutdown_timeout: Duration,
     /// How long `/readyz` reports shutting down before the listener closes (load-balancer drain).
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub shutdown_delay: Duration,
     /// Certificate and key to terminate HTTPS with, if `serve` terminates TLS itself.
     #[serde(flatten)]
@@ -145,7 +145,7 @@ pub struct IntercomConfig {
     /// The `Intercom-Version` header sent.
     pub version: String,
     /// Per-request timeout.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub timeout: Duration,
 }
 
@@ -163,10 +163,10 @@ pub struct WebhooksConfig {
     /// Largest body accepted (413 beyond).
     pub max_body: usize,
     /// Notifications created longer ago than this are refused (replay protection).
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub max_event_age: Duration,
     /// Longest wait for the store's commit before answering 503.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub ack_deadline: Duration,
     /// Further Intercom apps, each at `{path}/{name}` with its own secrets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -190,12 +190,12 @@ pub struct DeliveryConfig {
     #[serde(serialize_with = "durations_text")]
     pub retry_schedule: Vec<Duration>,
     /// How long a claimed delivery stays with its worker before others may take it.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub lease: Duration,
     /// Deliveries attempted at once.
     pub concurrency: usize,
     /// How often due retries are looked for when nothing new arrives.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub poll_interval: Duration,
 }
 
@@ -214,7 +214,7 @@ pub struct DestinationConfig {
     #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretRef>,
     /// How long one attempt may take.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub timeout: Duration,
 }
 
@@ -222,7 +222,7 @@ pub struct DestinationConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthConfig {
     /// How long a `GET /me` probe result is reused, so frequent health checks cost one call.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub probe_interval: Duration,
 }
 
@@ -235,7 +235,7 @@ pub struct StatusPageConfig {
     #[serde(serialize_with = "display")]
     pub url: url::Url,
     /// How often it is polled.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub interval: Duration,
 }
 
@@ -251,10 +251,10 @@ pub struct AdminConfig {
 #[derive(Debug, Clone, Serialize)]
 pub struct SecretsConfig {
     /// How often secrets are re-read.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub refresh_interval: Duration,
     /// How long an `exec:` command may run.
-    #[serde(serialize_with = "duration_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub exec_timeout: Duration,
 }
 

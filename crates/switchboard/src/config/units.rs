@@ -71,14 +71,6 @@ impl Serialize for ByteSize {
     }
 }
 
-/// Serializes a duration as humantime text (`"1m 30s"`), the way it is written in the file.
-pub(super) fn duration_text<S: serde::Serializer>(
-    duration: &Duration,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_duration(*duration))
-}
-
 /// Serializes durations as a list of humantime texts.
 pub(super) fn durations_text<S: serde::Serializer>(
     durations: &[Duration],

@@ -18,8 +18,7 @@ pub fn signing_key(secret: &str) -> Vec<u8> {
 
 /// The `webhook-signature` header value for a message.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    // HMAC takes keys of any length, so this cannot fail.
-    #[allow(clippy::expect_used)]
+    #[expect(clippy::expect_used, reason = "HMAC takes keys of any length, so this cannot fail")]
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(id.as_bytes());
     mac.update(b".");

@@ -44,11 +44,6 @@ pub struct StoreConfig {
     /// The store's location.
     pub url: StoreUrl,
     /// How long delivered events (and their deduplication keys) are kept.
-    #[serde(serialize_with = "humantime_text")]
+    #[serde(serialize_with = "humantime_serde::serialize")]
     pub retention: Duration,
-}
-
-/// A duration as `config check` shows every duration (`30days`, `1h 30m`).
-fn humantime_text<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_duration(*duration))
 }

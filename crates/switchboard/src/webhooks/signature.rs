@@ -39,8 +39,7 @@ pub fn sign(client_secret: &[u8], body: &[u8]) -> String {
 }
 
 fn mac(key: &[u8], body: &[u8]) -> HmacSha1 {
-    // HMAC takes keys of any length, so this cannot fail.
-    #[allow(clippy::expect_used)]
+    #[expect(clippy::expect_used, reason = "HMAC takes keys of any length, so this cannot fail")]
     let mut mac = HmacSha1::new_from_slice(key).expect("HMAC accepts any key length");
     mac.update(body);
     mac

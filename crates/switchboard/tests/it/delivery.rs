@@ -198,18 +198,57 @@ async fn admin_errors_use_the_envelope() {
         assert_eq!((status, code.as_str()), (401, "unauthorized"), "{case}");
     }
 
+    // Each refusal keeps the status axum gave it before the envelope existed; only the body changed.
+    let huge = format!("{{\"id\": 1, \"destination\": \"{}\"}}", "x".repeat(3 << 20));
     let bad = [
-        ("a limit that is not a number", http.get(format!("{dlq}?limit=many"))),
-        ("no body", http.post(&replay)),
-        ("not JSON", http.post(&replay).header("content-type", "application/json").body("{id: 1")),
-        ("an unknown field", http.post(&replay).json(&serde_json::json!({ "id": 1, "everything": true }))),
-        ("both id and all", http.post(&replay).json(&serde_json::json!({ "id": 1, "all": true }))),
-        ("neither id nor all", http.post(&replay).json(&serde_json::json!({ "since": 0 }))),
-        ("not JSON content", http.post(&replay).header("content-type", "text/plain").body("id=1")),
+        ("a limit that is not a number", http.get(format!("{dlq}?limit=many")), 400, "bad_request"),
+        ("no body", http.post(&replay), 400, "bad_request"),
+        (
+            "not JSON",
+            http.post(&replay).header("content-type", "application/json").body("{id: 1"),
+            400,
+            "bad_request",
+        ),
+        (
+            "an unknown field",
+            http.post(&replay).json(&serde_json::json!({ "id": 1, "everything": true })),
+            422,
+            "unprocessable_entity",
+        ),
+        (
+            "a wrong type",
+            http.post(&replay).json(&serde_json::json!({ "id": "forty-two" })),
+            422,
+            "unprocessable_entity",
+        ),
+        (
+            "both id and all",
+            http.post(&replay).json(&serde_json::json!({ "id": 1, "all": true })),
+            400,
+            "bad_request",
+        ),
+        (
+            "neither id nor all",
+            http.post(&replay).json(&serde_json::json!({ "since": 0 })),
+            400,
+            "bad_request",
+        ),
+        (
+            "not JSON content",
+            http.post(&replay).header("content-type", "text/plain").body("id=1"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "a body over 2 MB",
+            http.post(&replay).header("content-type", "application/json").body(huge),
+            413,
+            "body_too_large",
+        ),
     ];
-    for (case, request) in bad {
+    for (case, request, want_status, want_code) in bad {
         let (status, code, _) = error_envelope(request.bearer_auth(ADMIN_KEY).send().await.unwrap()).await;
-        assert_eq!((status, code.as_str()), (400, "bad_request"), "{case}");
+        assert_eq!((status, code.as_str()), (want_status, want_code), "{case}");
     }
     let fine = http.get(format!("{dlq}?limit=5")).bearer_auth(ADMIN_KEY).send().await.unwrap();
     assert_eq!(fine.status(), 200);

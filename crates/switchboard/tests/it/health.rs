@@ -2,20 +2,26 @@
 //! another workspace, the kill switch, the status page, and `switchboard health` exit codes; and
 //! `/readyz`'s 503 in the error envelope.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use intercom_sim::{Indicator, SimConfig, SimHandle, Simulator};
+use switchboard::clock::ManualClock;
 
 use crate::harness::{AppDir, TestApp, cli, error_envelope, eventually, free_port, spawn_app};
 
 async fn app_for(sim: &SimHandle, token: &str, expected_app_id: &str, extra: &str) -> TestApp {
+    app_dir_for(sim, token, expected_app_id, extra).spawn().await
+}
+
+fn app_dir_for(sim: &SimHandle, token: &str, expected_app_id: &str, extra: &str) -> AppDir {
     let base = sim.base_url();
     let dir = AppDir::new(&format!(
         "[intercom]\nbase_url = \"{base}\"\ntoken = \"file:{{dir}}/intercom_token\"\nexpected_app_id = \"{expected_app_id}\"\n\
          [status_page]\nurl = \"{base}/_sim/statuspage/api/v2/status.json\"\ninterval = \"1s\"\n{extra}"
     ));
     dir.write("intercom_token", token);
-    dir.spawn().await
+    dir
 }
 
 async fn health(app: &TestApp) -> (u16, serde_json::Value) {
@@ -83,6 +89,32 @@ async fn healthy_with_a_cached_probe_and_an_informational_status_page() {
         assert_eq!(code, Some(0), "{base}: {printed}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&printed).unwrap()["status"], "healthy");
     }
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_probe_is_reused_for_probe_interval_on_the_services_clock() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let creds = sim.default_app().clone();
+    let clock = ManualClock::at_secs(1_800_000_000);
+    let app = app_dir_for(&sim, &creds.token, &creds.app_id, "[health]\nprobe_interval = \"15s\"\n")
+        .spawn_on(Arc::new(clock.clone()))
+        .await;
+    let age = |report: &serde_json::Value| report["services"]["intercom"]["ageSeconds"].as_u64();
+
+    let (_, report) = health(&app).await;
+    assert_eq!((me_calls(&sim), age(&report)), (1, Some(0)));
+    clock.advance(Duration::from_secs(14));
+    let (_, report) = health(&app).await;
+    assert_eq!((me_calls(&sim), age(&report)), (1, Some(14)), "still fresh after 14 s of 15");
+    clock.advance(Duration::from_secs(1));
+    let (_, report) = health(&app).await;
+    assert_eq!((me_calls(&sim), age(&report)), (2, Some(0)), "probed again once probe_interval passed");
+    // A clock stepped backwards makes the cached probe stale rather than fresh for longer.
+    clock.set_millis(1_700_000_000_000);
+    health(&app).await;
+    assert_eq!(me_calls(&sim), 3);
     app.stop().await;
     sim.shutdown().await;
 }

@@ -12,9 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use switchboard::alerts::{
-    AlertEngine, AlertSettings, AlertState, AlertTapLayer, AlertsView, ChannelKind, ChannelSettings, Clock,
-    ManualClock, RuleId, RuleParams, Severity,
+    AlertEngine, AlertSettings, AlertState, AlertTapLayer, AlertsView, ChannelKind, ChannelSettings, RuleId,
+    RuleParams, Severity,
 };
+use switchboard::clock::{Clock, ManualClock};
 use switchboard::delivery::signing;
 use switchboard::secrets::Secret;
 use switchboard::telemetry;
