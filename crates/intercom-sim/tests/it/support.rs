@@ -1,7 +1,5 @@
 //! Shared helpers: an in-process simulator with a plain reqwest client, and a webhook receiver
 //! that records what it gets and answers with scripted statuses.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -1,11 +1,10 @@
 //! Every endpoint over plain HTTP against an in-process simulator, success and error paths.
 
-mod support;
-
 use axum::http::Method;
 use intercom_sim::{AppConfig, Indicator, SimConfig, WorkspaceConfig};
 use serde_json::{Value, json};
-use support::TestSim;
+
+use crate::support::{T0, TestSim};
 
 fn is_hex24(s: &str) -> bool {
     s.len() == 24 && s.chars().all(|c| c.is_ascii_hexdigit())
@@ -363,7 +362,7 @@ async fn companies_upsert_retrieve_attach_list() {
 
 #[tokio::test]
 async fn company_scroll_one_per_app_and_expiry() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
     for i in 0..60 {
         assert_eq!(t.post("/companies", json!({ "company_id": format!("s{i}") })).await.status, 200);
@@ -745,7 +744,7 @@ async fn seeding_is_deterministic() {
 
 #[tokio::test]
 async fn search_is_eventually_consistent_when_configured() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t =
         TestSim::manual(&clock, SimConfig::default().search_delay(std::time::Duration::from_secs(120))).await;
     t.contact(json!({ "email": "late@example.com" })).await;
@@ -794,7 +793,7 @@ async fn toml_config_describes_apps_and_workspaces() {
 
 #[tokio::test]
 async fn control_routes_for_clock_conversations_and_apps() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
     let r: Value = t
         .client
@@ -806,7 +805,7 @@ async fn control_routes_for_clock_conversations_and_apps() {
         .json()
         .await
         .expect("json");
-    assert_eq!(r["now_ms"], support::T0 * 1000 + 5_500);
+    assert_eq!(r["now_ms"], T0 * 1000 + 5_500);
 
     let c = t.contact(json!({ "email": "ctl@example.com" })).await;
     let r = t

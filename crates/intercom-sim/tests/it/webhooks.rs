@@ -1,8 +1,5 @@
 //! Webhooks against a recording receiver: HEAD validation, envelope, signature, retry with
 //! `delivery_attempts: 2`, 410 disabling, 429 throttling, emit on demand, never blocking the API.
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
-
-mod support;
 
 use std::time::Duration;
 
@@ -10,7 +7,8 @@ use hmac::{Hmac, Mac};
 use intercom_sim::{DeliveryEvent, DeliveryOutcome, ManualClock, SimConfig, SimError};
 use serde_json::{Value, json};
 use sha1::Sha1;
-use support::{Receiver, T0, TestSim};
+
+use crate::support::{Receiver, T0, TestSim};
 use tokio::sync::broadcast;
 
 async fn next_event(rx: &mut broadcast::Receiver<DeliveryEvent>) -> DeliveryEvent {

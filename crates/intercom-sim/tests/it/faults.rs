@@ -1,13 +1,12 @@
 //! Faults on demand: per-request header, control API windows on the manual clock, probabilities,
 //! dropped connections and truncated bodies.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use intercom_sim::{ManualClock, SimConfig};
 use serde_json::{Value, json};
-use support::{T0, TestSim};
+
+use crate::support::{T0, TestSim};
 
 #[tokio::test]
 async fn header_faults_hit_one_request() {
