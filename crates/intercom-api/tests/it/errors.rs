@@ -1,13 +1,12 @@
 //! Every error kind, produced by a real request: the simulator for most, a canned server for the
 //! statuses the simulator does not produce (403, 410 with `Link`).
 
-mod support;
-
 use std::time::Duration;
 
 use intercom_api::{Client, ErrorKind, NewContact};
 use intercom_sim::SimConfig;
-use support::{TestSim, canned_server, tiny_retry};
+
+use crate::support::{TestSim, canned_server, tiny_retry};
 
 #[tokio::test]
 async fn unauthorized_for_a_bad_token() {

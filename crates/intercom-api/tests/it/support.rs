@@ -1,8 +1,6 @@
 //! Shared test helpers: an in-process simulator, a client wired to it with short delays, a
 //! virtual clock shared by both, and a canned-response server for statuses the simulator does
 //! not produce.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 use std::sync::Arc;
 use std::time::Duration;
