@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
 use hmac::{Hmac, Mac};
 use intercom_sim::{DeliveryEvent, DeliveryOutcome, ManualClock, SimConfig, SimError};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha1::Sha1;
+use tokio::sync::broadcast;
 
 use crate::support::{Receiver, T0, TestSim};
-use tokio::sync::broadcast;
 
 async fn next_event(rx: &mut broadcast::Receiver<DeliveryEvent>) -> DeliveryEvent {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -31,19 +32,14 @@ async fn head_validation_gates_subscriptions() {
     rx.head_status(404);
     let err = t.sim.add_webhook_subscription(None, &rx.url, &[]).await.unwrap_err();
     assert!(matches!(err, SimError::WebhookValidation { .. }), "{err}");
-    assert_eq!(rx.next().await.method, axum::http::Method::HEAD);
+    assert_eq!(rx.next().await.method, Method::HEAD);
     rx.head_status(200);
     let sub = t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("valid URL");
     assert!(sub.active);
-    assert_eq!(rx.next().await.method, axum::http::Method::HEAD);
-    let r = t
-        .client
-        .post(t.url("/_sim/webhooks/subscriptions"))
-        .json(&json!({ "url": "http://127.0.0.1:1/closed" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 422);
+    assert_eq!(rx.next().await.method, Method::HEAD);
+    let closed = json!({ "url": "http://127.0.0.1:1/closed" });
+    let r = t.control(Method::POST, "/_sim/webhooks/subscriptions", Some(closed)).await;
+    assert_eq!(r.status, 422);
 }
 
 #[tokio::test]
@@ -217,16 +213,10 @@ async fn emit_on_demand_and_topic_filter() {
     let mut rx = Receiver::start().await;
     t.sim.add_webhook_subscription(None, &rx.url, &["company.created"]).await.expect("subscribed");
     t.contact(json!({ "email": "quiet@example.com" })).await;
-    let r = t
-        .client
-        .post(t.url("/_sim/webhooks/emit"))
-        .json(&json!({ "topic": "company.created", "item": { "type": "company", "id": "c1" } }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 202);
-    let body: Value = r.json().await.expect("json");
-    assert_eq!(body["notifications"], 1);
+    let emit = json!({ "topic": "company.created", "item": { "type": "company", "id": "c1" } });
+    let r = t.control(Method::POST, "/_sim/webhooks/emit", Some(emit)).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json["notifications"], 1);
     let got = rx.next_post().await.json();
     assert_eq!(got["topic"], "company.created", "the unsubscribed contact topic was skipped");
     assert_eq!(got["data"]["item"]["id"], "c1");
