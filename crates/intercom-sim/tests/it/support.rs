@@ -130,6 +130,13 @@ impl TestSim {
         self.send_as(Some(&self.token), Method::DELETE, path, None).await
     }
 
+    /// A recording [`Receiver`] subscribed to the default app's `topics` (none: every topic).
+    pub async fn receiver(&self, topics: &[&str]) -> Receiver {
+        let rx = Receiver::start().await;
+        self.sim.add_webhook_subscription(None, &rx.url, topics).await.expect("subscribed");
+        rx
+    }
+
     /// Creates a contact and returns its JSON, asserting success.
     pub async fn contact(&self, body: Value) -> Value {
         let r = self.post("/contacts", body).await;

@@ -45,8 +45,7 @@ async fn head_validation_gates_subscriptions() {
 #[tokio::test]
 async fn contact_creation_is_delivered_signed_in_intercoms_envelope() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let contact = t.contact(json!({ "email": "hook@example.com", "external_id": "h1" })).await;
     let got = rx.next_post().await;
     assert_eq!(got.headers["user-agent"], "intercom-parrot-service-client/1.0");
@@ -79,8 +78,7 @@ async fn contact_creation_is_delivered_signed_in_intercoms_envelope() {
 #[tokio::test]
 async fn state_changes_emit_their_topics() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut topic = async || rx.next_post().await.json()["topic"].as_str().expect("topic").to_string();
 
     let lead = t.contact(json!({ "role": "lead", "email": "l@example.com" })).await;
@@ -129,8 +127,7 @@ async fn state_changes_emit_their_topics() {
 async fn failed_delivery_is_retried_once_with_attempts_2() {
     let clock = ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[500]);
     assert_eq!(t.sim.emit_webhook("ping", None).expect("emitted"), 1);
@@ -158,8 +155,7 @@ async fn failed_delivery_is_retried_once_with_attempts_2() {
 #[tokio::test]
 async fn second_failure_marks_the_notification_failed() {
     let t = TestSim::start(SimConfig::default().webhook_retry_delay(Duration::from_millis(10))).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[500, 503]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -175,8 +171,7 @@ async fn second_failure_marks_the_notification_failed() {
 #[tokio::test]
 async fn gone_disables_the_subscription() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[410]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -191,8 +186,7 @@ async fn gone_disables_the_subscription() {
 async fn too_many_requests_throttles_then_redelivers() {
     let clock = ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[429]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -210,8 +204,7 @@ async fn too_many_requests_throttles_then_redelivers() {
 #[tokio::test]
 async fn emit_on_demand_and_topic_filter() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &["company.created"]).await.expect("subscribed");
+    let mut rx = t.receiver(&["company.created"]).await;
     t.contact(json!({ "email": "quiet@example.com" })).await;
     let emit = json!({ "topic": "company.created", "item": { "type": "company", "id": "c1" } });
     let r = t.control(Method::POST, "/_sim/webhooks/emit", Some(emit)).await;
@@ -227,8 +220,7 @@ async fn emit_on_demand_and_topic_filter() {
 #[tokio::test]
 async fn slow_receivers_never_slow_the_api() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let gate = rx.hold();
     let created = tokio::time::timeout(
         Duration::from_secs(2),
