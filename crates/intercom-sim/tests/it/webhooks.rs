@@ -1,17 +1,16 @@
 //! Webhooks against a recording receiver: HEAD validation, envelope, signature, retry with
 //! `delivery_attempts: 2`, 410 disabling, 429 throttling, emit on demand, never blocking the API.
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
-
-mod support;
 
 use std::time::Duration;
 
+use axum::http::Method;
 use hmac::{Hmac, Mac};
 use intercom_sim::{DeliveryEvent, DeliveryOutcome, ManualClock, SimConfig, SimError};
-use serde_json::{Value, json};
+use serde_json::json;
 use sha1::Sha1;
-use support::{Receiver, T0, TestSim};
 use tokio::sync::broadcast;
+
+use crate::support::{Receiver, T0, TestSim};
 
 async fn next_event(rx: &mut broadcast::Receiver<DeliveryEvent>) -> DeliveryEvent {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -33,26 +32,20 @@ async fn head_validation_gates_subscriptions() {
     rx.head_status(404);
     let err = t.sim.add_webhook_subscription(None, &rx.url, &[]).await.unwrap_err();
     assert!(matches!(err, SimError::WebhookValidation { .. }), "{err}");
-    assert_eq!(rx.next().await.method, axum::http::Method::HEAD);
+    assert_eq!(rx.next().await.method, Method::HEAD);
     rx.head_status(200);
     let sub = t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("valid URL");
     assert!(sub.active);
-    assert_eq!(rx.next().await.method, axum::http::Method::HEAD);
-    let r = t
-        .client
-        .post(t.url("/_sim/webhooks/subscriptions"))
-        .json(&json!({ "url": "http://127.0.0.1:1/closed" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 422);
+    assert_eq!(rx.next().await.method, Method::HEAD);
+    let closed = json!({ "url": "http://127.0.0.1:1/closed" });
+    let r = t.control(Method::POST, "/_sim/webhooks/subscriptions", Some(closed)).await;
+    assert_eq!(r.status, 422);
 }
 
 #[tokio::test]
 async fn contact_creation_is_delivered_signed_in_intercoms_envelope() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let contact = t.contact(json!({ "email": "hook@example.com", "external_id": "h1" })).await;
     let got = rx.next_post().await;
     assert_eq!(got.headers["user-agent"], "intercom-parrot-service-client/1.0");
@@ -85,8 +78,7 @@ async fn contact_creation_is_delivered_signed_in_intercoms_envelope() {
 #[tokio::test]
 async fn state_changes_emit_their_topics() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut topic = async || rx.next_post().await.json()["topic"].as_str().expect("topic").to_string();
 
     let lead = t.contact(json!({ "role": "lead", "email": "l@example.com" })).await;
@@ -135,8 +127,7 @@ async fn state_changes_emit_their_topics() {
 async fn failed_delivery_is_retried_once_with_attempts_2() {
     let clock = ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[500]);
     assert_eq!(t.sim.emit_webhook("ping", None).expect("emitted"), 1);
@@ -164,8 +155,7 @@ async fn failed_delivery_is_retried_once_with_attempts_2() {
 #[tokio::test]
 async fn second_failure_marks_the_notification_failed() {
     let t = TestSim::start(SimConfig::default().webhook_retry_delay(Duration::from_millis(10))).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[500, 503]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -181,8 +171,7 @@ async fn second_failure_marks_the_notification_failed() {
 #[tokio::test]
 async fn gone_disables_the_subscription() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[410]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -197,8 +186,7 @@ async fn gone_disables_the_subscription() {
 async fn too_many_requests_throttles_then_redelivers() {
     let clock = ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let mut events = t.sim.webhook_events();
     rx.script(&[429]);
     t.sim.emit_webhook("ping", None).expect("emitted");
@@ -216,19 +204,12 @@ async fn too_many_requests_throttles_then_redelivers() {
 #[tokio::test]
 async fn emit_on_demand_and_topic_filter() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &["company.created"]).await.expect("subscribed");
+    let mut rx = t.receiver(&["company.created"]).await;
     t.contact(json!({ "email": "quiet@example.com" })).await;
-    let r = t
-        .client
-        .post(t.url("/_sim/webhooks/emit"))
-        .json(&json!({ "topic": "company.created", "item": { "type": "company", "id": "c1" } }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 202);
-    let body: Value = r.json().await.expect("json");
-    assert_eq!(body["notifications"], 1);
+    let emit = json!({ "topic": "company.created", "item": { "type": "company", "id": "c1" } });
+    let r = t.control(Method::POST, "/_sim/webhooks/emit", Some(emit)).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json["notifications"], 1);
     let got = rx.next_post().await.json();
     assert_eq!(got["topic"], "company.created", "the unsubscribed contact topic was skipped");
     assert_eq!(got["data"]["item"]["id"], "c1");
@@ -239,8 +220,7 @@ async fn emit_on_demand_and_topic_filter() {
 #[tokio::test]
 async fn slow_receivers_never_slow_the_api() {
     let t = TestSim::default().await;
-    let mut rx = Receiver::start().await;
-    t.sim.add_webhook_subscription(None, &rx.url, &[]).await.expect("subscribed");
+    let mut rx = t.receiver(&[]).await;
     let gate = rx.hold();
     let created = tokio::time::timeout(
         Duration::from_secs(2),

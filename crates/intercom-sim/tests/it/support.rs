@@ -1,7 +1,5 @@
 //! Shared helpers: an in-process simulator with a plain reqwest client, and a webhook receiver
 //! that records what it gets and answers with scripted statuses.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -58,29 +56,41 @@ impl Resp {
 /// A running simulator plus a client.
 pub struct TestSim {
     pub sim: SimHandle,
-    pub client: reqwest::Client,
+    client: reqwest::Client,
+    /// The default app's token.
     pub token: String,
 }
 
 impl TestSim {
+    /// A simulator with this configuration.
     pub async fn start(config: SimConfig) -> Self {
         let sim = Simulator::start(config).await.expect("simulator starts");
         let token = sim.default_app().token.clone();
         Self { sim, client: reqwest::Client::new(), token }
     }
 
+    /// A simulator with the default configuration, on the system clock.
     pub async fn default() -> Self {
         Self::start(SimConfig::default()).await
     }
 
+    /// A simulator on `clock`, which the test moves.
     pub async fn manual(clock: &ManualClock, config: SimConfig) -> Self {
         Self::start(config.clock(Arc::new(clock.clone()))).await
     }
 
-    pub fn url(&self, path: &str) -> String {
+    /// The absolute URL of a path.
+    fn url(&self, path: &str) -> String {
         format!("{}{}", self.sim.base_url(), path)
     }
 
+    /// A request with the default app's token and no `Intercom-Version` (the app's default
+    /// applies), for what the typed helpers do not send: other versions, fault headers, raw bodies.
+    pub fn authed(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// An API request as `token` (none: unauthenticated) with version 2.14 and a JSON body.
     pub async fn send_as(
         &self,
         token: Option<&str>,
@@ -92,35 +102,39 @@ impl TestSim {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.expect("request completes");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await.expect("body");
-        let json = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Resp { status, headers, json }
+        read(req, body).await
     }
 
+    /// A control-API request (`/_sim/...`: no token, no version).
+    pub async fn control(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        read(self.client.request(method, self.url(path)), body).await
+    }
+
+    /// An authenticated GET.
     pub async fn get(&self, path: &str) -> Resp {
         self.send_as(Some(&self.token), Method::GET, path, None).await
     }
 
+    /// An authenticated POST.
     pub async fn post(&self, path: &str, body: Value) -> Resp {
         self.send_as(Some(&self.token), Method::POST, path, Some(body)).await
     }
 
+    /// An authenticated PUT.
     pub async fn put(&self, path: &str, body: Value) -> Resp {
         self.send_as(Some(&self.token), Method::PUT, path, Some(body)).await
     }
 
+    /// An authenticated DELETE.
     pub async fn delete(&self, path: &str) -> Resp {
         self.send_as(Some(&self.token), Method::DELETE, path, None).await
+    }
+
+    /// A recording [`Receiver`] subscribed to the default app's `topics` (none: every topic).
+    pub async fn receiver(&self, topics: &[&str]) -> Receiver {
+        let rx = Receiver::start().await;
+        self.sim.add_webhook_subscription(None, &rx.url, topics).await.expect("subscribed");
+        rx
     }
 
     /// Creates a contact and returns its JSON, asserting success.
@@ -129,6 +143,22 @@ impl TestSim {
         assert_eq!(r.status, 200, "{}", r.json);
         r.json
     }
+}
+
+/// Sends `req` with `body` as JSON, if any, and reads the answer (a body that is empty or not JSON
+/// reads as `null`).
+async fn read(req: reqwest::RequestBuilder, body: Option<Value>) -> Resp {
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let r = req.send().await.expect("request completes");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await.expect("body");
+    let json =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    Resp { status, headers, json }
 }
 
 /// One request received by the [`Receiver`].

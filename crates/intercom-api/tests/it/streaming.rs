@@ -1,7 +1,5 @@
 //! 10,000 items through every pagination style without a duplicate or a gap.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -10,7 +8,8 @@ use futures::stream::{self, StreamExt};
 use intercom_api::NewCompany;
 use intercom_api::search::{Filter, Search};
 use intercom_sim::SimConfig;
-use support::TestSim;
+
+use crate::support::TestSim;
 
 const N: usize = 10_000;
 

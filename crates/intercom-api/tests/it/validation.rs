@@ -1,8 +1,6 @@
 //! Search queries and custom attributes are checked before sending: a bad one is an error that
 //! names what is wrong, and the simulator counts no request for it.
 
-mod support;
-
 use futures::TryStreamExt;
 use intercom_api::attributes::AttributeProblem;
 use intercom_api::models::{AttributeModel, DataType, NewDataAttribute};
@@ -10,7 +8,8 @@ use intercom_api::search::{Filter, Search};
 use intercom_api::{ErrorKind, NewContact};
 use intercom_sim::SimConfig;
 use serde_json::json;
-use support::TestSim;
+
+use crate::support::TestSim;
 
 #[tokio::test]
 async fn invalid_queries_name_the_filter_and_send_nothing() {

@@ -2,7 +2,7 @@
 //! behaviour, so they are the simulator's to fix, not exceptions. While an entry is open the default
 //! conformance tests (`<scenario>::conforms`) tolerate exactly it and print it, so that main stays
 //! green; the ignored strict twins (`<scenario>::strict`, run with
-//! `cargo test -p intercom-sim --test conformance -- --ignored`) tolerate nothing and fail until it
+//! `cargo test -p intercom-sim --test it conformance -- --ignored`) tolerate nothing and fail until it
 //! is fixed. Remove the entry with the fix.
 
 use super::SchemaError;

@@ -1,15 +1,13 @@
 //! Rate limits on the manual clock: exact 10-second windows, per app and per workspace, headers.
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
-
-mod support;
 
 use std::time::Duration;
 
 use axum::http::Method;
 use intercom_sim::{AppConfig, ManualClock, SimConfig, WorkspaceConfig};
-use support::{T0, TestSim};
 
-fn headers(r: &support::Resp) -> (u64, u64, u64) {
+use crate::support::{Resp, T0, TestSim};
+
+fn headers(r: &Resp) -> (u64, u64, u64) {
     let h = |n: &str| r.header(n).expect(n).parse::<u64>().expect("numeric header");
     (h("x-ratelimit-limit"), h("x-ratelimit-remaining"), h("x-ratelimit-reset"))
 }

@@ -6,9 +6,6 @@
 //! [`Api`] validate every response against its operation's response schema (with the documented
 //! real-behaviour exceptions of `openapi/exceptions.rs`), and ends by asserting that no response
 //! violated its schema and that each (operation, status) it is meant to cover was actually seen.
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
-
-mod openapi;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -16,7 +13,7 @@ use std::sync::Mutex;
 use intercom_sim::{SimConfig, SimHandle, Simulator};
 use serde_json::{Value, json};
 
-use openapi::{KNOWN_VIOLATIONS, Spec};
+use crate::openapi::{KNOWN_VIOLATIONS, Spec};
 
 /// A request body.
 #[derive(Clone, Copy)]
@@ -412,7 +409,7 @@ fn filter(field: &str, operator: &str, value: Value) -> Value {
 #[test]
 fn openapi_description_is_present() {
     // The first thing CI should say when ../shared is missing.
-    let path = openapi::spec_path();
+    let path = crate::openapi::spec_path();
     if let Err(e) = Spec::load(&path) {
         panic!("{e}");
     }

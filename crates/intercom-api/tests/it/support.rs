@@ -1,13 +1,9 @@
-//! Shared test helpers: an in-process simulator, a client wired to it with short delays, a
-//! virtual clock shared by both, and a canned-response server for statuses the simulator does
-//! not produce.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-#![allow(clippy::expect_used, reason = "test helpers fail loudly, naming what they expected")]
+//! The harness: an in-process simulator, a client wired to it with short delays, a virtual clock
+//! shared by both, and a canned-response server for statuses the simulator does not produce.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use intercom_api::clock::Sleep;
 use intercom_api::{Client, ClientBuilder, RetryPolicy};
 use intercom_sim::{ManualClock, SimConfig, SimHandle, Simulator};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,27 +12,12 @@ use tokio::net::TcpListener;
 /// A window-aligned start time (epoch seconds, a multiple of 10).
 pub const T0: u64 = 1_700_000_000;
 
-/// The simulator's manual clock seen from the client: every client sleep (pacer, backoff,
-/// rate-limit wait) moves simulated time forward by exactly that much, so windows reset and
-/// fault windows close without the test waiting in real time.
-#[derive(Debug, Clone)]
-pub struct VirtualClock(pub ManualClock);
-
-impl intercom_api::Clock for VirtualClock {
-    fn now_millis(&self) -> u64 {
-        intercom_sim::Clock::now_millis(&self.0)
-    }
-
-    fn sleep(&self, duration: Duration) -> Sleep {
-        self.0.advance(duration);
-        Box::pin(std::future::ready(()))
-    }
-}
-
 /// A simulator plus what tests need around it.
 pub struct TestSim {
     pub sim: SimHandle,
-    pub clock: Option<VirtualClock>,
+    /// The virtual clock of [`TestSim::manual`], shared by the simulator and every client of
+    /// [`TestSim::client`].
+    pub clock: Option<ManualClock>,
 }
 
 impl TestSim {
@@ -46,12 +27,14 @@ impl TestSim {
         Self { sim, clock: None }
     }
 
-    /// A simulator on a manual clock starting at [`T0`]; clients built by [`TestSim::client`]
-    /// share it.
+    /// A simulator on a virtual clock starting at [`T0`], shared with the clients built by
+    /// [`TestSim::client`]: every client sleep (pacer, backoff, rate-limit wait) jumps time forward
+    /// to its end at once, so windows reset and fault windows close without the test waiting in
+    /// real time. The simulator's own sleeps (webhook retries, unused here) jump the same way.
     pub async fn manual(config: SimConfig) -> Self {
-        let clock = ManualClock::at_secs(T0);
+        let clock = ManualClock::auto_advancing(T0 * 1000);
         let sim = Simulator::start(config.clock(Arc::new(clock.clone()))).await.expect("simulator starts");
-        Self { sim, clock: Some(VirtualClock(clock)) }
+        Self { sim, clock: Some(clock) }
     }
 
     /// The default app's token.

@@ -1,11 +1,10 @@
 //! Every endpoint over plain HTTP against an in-process simulator, success and error paths.
 
-mod support;
-
 use axum::http::Method;
 use intercom_sim::{AppConfig, Indicator, SimConfig, WorkspaceConfig};
 use serde_json::{Value, json};
-use support::TestSim;
+
+use crate::support::{T0, TestSim};
 
 fn is_hex24(s: &str) -> bool {
     s.len() == 24 && s.chars().all(|c| c.is_ascii_hexdigit())
@@ -48,26 +47,12 @@ async fn unknown_paths_versions_and_bad_json() {
     t.get("/nothing/here").await.assert_error(404, "not_found");
     t.send_as(Some(&t.token), Method::PATCH, "/contacts", None).await.assert_error(404, "not_found");
 
-    let r = t
-        .client
-        .get(t.url("/me"))
-        .bearer_auth(&t.token)
-        .header("Intercom-Version", "2.15")
-        .send()
-        .await
-        .expect("ok");
+    let r = t.authed(Method::GET, "/me").header("Intercom-Version", "2.15").send().await.expect("ok");
     assert_eq!(r.status(), 200);
-    let r = t.client.get(t.url("/me")).bearer_auth(&t.token).send().await.expect("ok");
+    let r = t.authed(Method::GET, "/me").send().await.expect("ok");
     assert_eq!(r.status(), 200, "no Intercom-Version header falls back to the app default");
 
-    let bad = t
-        .client
-        .get(t.url("/me"))
-        .bearer_auth(&t.token)
-        .header("Intercom-Version", "9.9")
-        .send()
-        .await
-        .expect("ok");
+    let bad = t.authed(Method::GET, "/me").header("Intercom-Version", "9.9").send().await.expect("ok");
     assert_eq!(bad.status(), 400);
     assert!(
         bad.headers().get("x-ratelimit-limit").is_some(),
@@ -75,21 +60,12 @@ async fn unknown_paths_versions_and_bad_json() {
     );
     let body: Value = bad.json().await.expect("json");
     assert_eq!(body["errors"][0]["code"], "intercom_version_invalid");
-    let old = t
-        .client
-        .get(t.url("/contacts"))
-        .bearer_auth(&t.token)
-        .header("Intercom-Version", "1.4")
-        .send()
-        .await
-        .expect("ok");
+    let old = t.authed(Method::GET, "/contacts").header("Intercom-Version", "1.4").send().await.expect("ok");
     let body: Value = old.json().await.expect("json");
     assert_eq!(body["errors"][0]["message"], "Requested resource is not available in current API version");
 
     let r = t
-        .client
-        .post(t.url("/contacts"))
-        .bearer_auth(&t.token)
+        .authed(Method::POST, "/contacts")
         .header("content-type", "application/json")
         .body("{\"email\": ")
         .send()
@@ -246,9 +222,7 @@ async fn archive_unarchive_merge() {
 
     // From 2.16 a merged-away contact answers 410 with a canonical Link to the survivor.
     let r = t
-        .client
-        .get(t.url(&format!("/contacts/{lead_id}")))
-        .bearer_auth(&t.token)
+        .authed(Method::GET, &format!("/contacts/{lead_id}"))
         .header("Intercom-Version", "2.16")
         .send()
         .await
@@ -363,7 +337,7 @@ async fn companies_upsert_retrieve_attach_list() {
 
 #[tokio::test]
 async fn company_scroll_one_per_app_and_expiry() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
     for i in 0..60 {
         assert_eq!(t.post("/companies", json!({ "company_id": format!("s{i}") })).await.status, 200);
@@ -635,32 +609,18 @@ async fn conversations_list_retrieve_reply_search() {
 #[tokio::test]
 async fn statuspage_and_stats() {
     let t = TestSim::default().await;
-    let url = t.url("/_sim/statuspage/api/v2/status.json");
-    let s: Value = t.client.get(&url).send().await.expect("ok").json().await.expect("json");
+    let status = async || t.control(Method::GET, "/_sim/statuspage/api/v2/status.json", None).await.json;
+    let s = status().await;
     assert_eq!(s["status"]["indicator"], "none");
     assert_eq!(s["status"]["description"], "All Systems Operational");
     assert!(s["page"]["updated_at"].is_string());
     t.sim.set_status_indicator(Indicator::Major);
-    let s: Value = t.client.get(&url).send().await.expect("ok").json().await.expect("json");
-    assert_eq!(s["status"]["indicator"], "major");
-    let r = t
-        .client
-        .post(t.url("/_sim/statuspage"))
-        .json(&json!({ "indicator": "critical" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 200);
-    let s: Value = t.client.get(&url).send().await.expect("ok").json().await.expect("json");
-    assert_eq!(s["status"]["indicator"], "critical");
-    let r = t
-        .client
-        .post(t.url("/_sim/statuspage"))
-        .json(&json!({ "indicator": "meh" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 400);
+    assert_eq!(status().await["status"]["indicator"], "major");
+    let r = t.control(Method::POST, "/_sim/statuspage", Some(json!({ "indicator": "critical" }))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(status().await["status"]["indicator"], "critical");
+    let r = t.control(Method::POST, "/_sim/statuspage", Some(json!({ "indicator": "meh" }))).await;
+    assert_eq!(r.status, 400);
 
     let c = t.contact(json!({ "email": "stat@example.com" })).await;
     let id = c["id"].as_str().expect("id");
@@ -668,8 +628,7 @@ async fn statuspage_and_stats() {
     t.get(&format!("/contacts/{id}")).await;
     t.get("/contacts/000000000000000000000000").await;
     t.send_as(None, Method::GET, "/me", None).await;
-    let stats: Value =
-        t.client.get(t.url("/_sim/stats")).send().await.expect("ok").json().await.expect("json");
+    let stats = t.control(Method::GET, "/_sim/stats", None).await.json;
     assert_eq!(stats["requests"]["GET /contacts/{id}"]["200"], 2);
     assert_eq!(stats["requests"]["GET /contacts/{id}"]["404"], 1);
     assert_eq!(stats["requests"]["POST /contacts"]["200"], 1);
@@ -745,7 +704,7 @@ async fn seeding_is_deterministic() {
 
 #[tokio::test]
 async fn search_is_eventually_consistent_when_configured() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t =
         TestSim::manual(&clock, SimConfig::default().search_delay(std::time::Duration::from_secs(120))).await;
     t.contact(json!({ "email": "late@example.com" })).await;
@@ -794,51 +753,26 @@ async fn toml_config_describes_apps_and_workspaces() {
 
 #[tokio::test]
 async fn control_routes_for_clock_conversations_and_apps() {
-    let clock = intercom_sim::ManualClock::at_secs(support::T0);
+    let clock = intercom_sim::ManualClock::at_secs(T0);
     let t = TestSim::manual(&clock, SimConfig::default()).await;
-    let r: Value = t
-        .client
-        .post(t.url("/_sim/clock/advance"))
-        .json(&json!({ "seconds": 5, "millis": 500 }))
-        .send()
-        .await
-        .expect("ok")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(r["now_ms"], support::T0 * 1000 + 5_500);
+    let r =
+        t.control(Method::POST, "/_sim/clock/advance", Some(json!({ "seconds": 5, "millis": 500 }))).await;
+    assert_eq!(r.json["now_ms"], T0 * 1000 + 5_500);
 
     let c = t.contact(json!({ "email": "ctl@example.com" })).await;
-    let r = t
-        .client
-        .post(t.url("/_sim/conversations"))
-        .json(&json!({ "contact_id": c["id"], "body": "hello" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 201);
-    let conv: Value = r.json().await.expect("json");
-    assert_eq!(conv["type"], "conversation");
-    let r = t
-        .client
-        .post(t.url("/_sim/conversations"))
-        .json(&json!({ "contact_id": "000000000000000000000000", "body": "x" }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 400);
+    let conversation = json!({ "contact_id": c["id"], "body": "hello" });
+    let r = t.control(Method::POST, "/_sim/conversations", Some(conversation)).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json["type"], "conversation");
+    let nobody = json!({ "contact_id": "000000000000000000000000", "body": "x" });
+    let r = t.control(Method::POST, "/_sim/conversations", Some(nobody)).await;
+    assert_eq!(r.status, 400);
 
-    let apps: Value = t.client.get(t.url("/_sim/apps")).send().await.expect("ok").json().await.expect("json");
+    let apps = t.control(Method::GET, "/_sim/apps", None).await.json;
     assert_eq!(apps["apps"][0]["app_id"], t.sim.default_app().app_id.as_str());
-    assert_eq!(t.client.get(t.url("/_sim/nope")).send().await.expect("ok").status(), 404);
+    assert_eq!(t.control(Method::GET, "/_sim/nope", None).await.status, 404);
 
     let system = TestSim::default().await;
-    let r = system
-        .client
-        .post(system.url("/_sim/clock/advance"))
-        .json(&json!({ "seconds": 1 }))
-        .send()
-        .await
-        .expect("ok");
-    assert_eq!(r.status(), 409, "the system clock cannot be moved");
+    let r = system.control(Method::POST, "/_sim/clock/advance", Some(json!({ "seconds": 1 }))).await;
+    assert_eq!(r.status, 409, "the system clock cannot be moved");
 }

@@ -1,13 +1,12 @@
 //! Every error kind, produced by a real request: the simulator for most, a canned server for the
 //! statuses the simulator does not produce (403, 410 with `Link`).
 
-mod support;
-
 use std::time::Duration;
 
 use intercom_api::{Client, ErrorKind, NewContact};
 use intercom_sim::SimConfig;
-use support::{TestSim, canned_server, tiny_retry};
+
+use crate::support::{TestSim, canned_server, tiny_retry};
 
 #[tokio::test]
 async fn unauthorized_for_a_bad_token() {
@@ -104,8 +103,11 @@ async fn timeouts_retry_reads_and_make_writes_outcome_unknown() {
 
 #[tokio::test]
 async fn transport_errors_when_nothing_listens() {
-    // Bind then drop to get a port that refuses connections.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    // A port bound but never listened on refuses connections, and stays reserved for the whole test
+    // (a port bound and dropped could be taken meanwhile by a concurrent test of this binary).
+    let reserved = tokio::net::TcpSocket::new_v4().expect("socket");
+    reserved.bind(([127, 0, 0, 1], 0).into()).expect("bind");
+    let port = reserved.local_addr().expect("addr").port();
     let client = Client::builder()
         .token("t")
         .base_url(format!("http://127.0.0.1:{port}"))

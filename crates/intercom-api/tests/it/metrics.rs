@@ -1,17 +1,22 @@
 //! Metrics go through the `metrics` facade with endpoint templates, never ids, as labels.
-
-mod support;
+//!
+//! The recorder is this test's own, set for its thread only: a global one would also collect what
+//! every other test of this binary records concurrently and disturb the counts.
 
 use intercom_api::telemetry;
 use intercom_sim::SimConfig;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use support::TestSim;
 
-#[tokio::test]
+use crate::support::TestSim;
+
+// A current-thread runtime (what `#[tokio::test]` builds): the client, its pacer and the
+// connection tasks all run on the thread whose local recorder is set, so nothing it records is lost
+// and nothing another test records arrives.
+#[tokio::test(flavor = "current_thread")]
 async fn requests_retries_and_remaining_are_recorded_without_ids() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    recorder.install().expect("the only recorder of this test binary");
+    let _local = ::metrics::set_default_local_recorder(&recorder);
 
     let t = TestSim::manual(SimConfig::default().seed_contacts(3)).await;
     let client = t.client().build().expect("client");

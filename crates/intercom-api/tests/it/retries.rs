@@ -1,17 +1,16 @@
 //! Retries against the simulator on a virtual clock: 429 storms, 503 bursts, what is never
 //! resent, and token rotation mid-run.
 
-mod support;
-
 use std::sync::Arc;
 
 use futures::TryStreamExt;
 use futures::stream::{self, StreamExt};
-use intercom_api::{ErrorKind, NewContact, TokenSource};
+use intercom_api::{Clock, ErrorKind, NewContact, TokenSource};
 use intercom_sim::{AppConfig, SimConfig};
 use parking_lot::RwLock;
 use secrecy::SecretString;
-use support::{T0, TestSim};
+
+use crate::support::{T0, TestSim, tiny_retry};
 
 #[tokio::test]
 async fn unpaced_429s_wait_for_the_reset_and_succeed_within_the_budget() {
@@ -26,7 +25,7 @@ async fn unpaced_429s_wait_for_the_reset_and_succeed_within_the_budget() {
     assert_eq!(stats.retries, stats.rate_limited, "every 429 was retried once, after the reset");
     assert_eq!(t.count("GET /me", 200), 10);
     // Each wait ended at a reset: the virtual clock moved whole windows, not a backoff ladder.
-    let elapsed_secs = intercom_sim::Clock::now_secs(&t.clock.as_ref().expect("manual").0) - T0;
+    let elapsed_secs = t.clock.as_ref().expect("manual").now_secs() - T0;
     assert!(
         (40..=60).contains(&elapsed_secs),
         "10 requests at 2 per window take 4-5 windows: {elapsed_secs}s"
@@ -41,7 +40,7 @@ async fn the_pacer_absorbs_a_concurrent_storm_without_a_single_429() {
     let t =
         TestSim::start(SimConfig::default().rate_limit_per_minute(12_000).workspace_limit_per_minute(60_000))
             .await;
-    let client = t.client().retry(support::tiny_retry()).build().expect("client");
+    let client = t.client().retry(tiny_retry()).build().expect("client");
     let results: Vec<_> = stream::iter(0..400).map(|_| client.me()).buffer_unordered(64).collect().await;
     assert!(results.iter().all(Result::is_ok), "{:?}", results.iter().find(|r| r.is_err()));
     assert_eq!(t.sim.stats().rate_limited, 0, "a paced client never sees a 429");

@@ -1,11 +1,10 @@
 //! The contact cache: hits, misses, invalidation and single-flight loads, counted at the simulator.
 
-mod support;
-
 use futures::future::join_all;
 use intercom_api::{ContactCacheConfig, ContactUpdate};
 use intercom_sim::SimConfig;
-use support::TestSim;
+
+use crate::support::TestSim;
 
 #[tokio::test]
 async fn hit_miss_and_invalidate() {
