@@ -19,7 +19,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 /// The header carrying the request id, on requests (optional) and on every response.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -295,8 +295,21 @@ pub fn with_request_ids<S: Clone + Send + Sync + 'static>(router: Router<S>) -> 
     router
         .layer(middleware::from_fn(fill_request_id))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeSimpleUuid))
         .layer(middleware::map_request(drop_unusable_request_id))
+}
+
+/// Makes request ids as random UUIDs in their simple form (32 hex digits, no dashes): a dashed
+/// UUID can look like a phone number (`…-0412-4567-8912-…`) to the log redaction, which would mask
+/// the very id an operator searches the logs for.
+#[derive(Debug, Clone, Copy)]
+struct MakeSimpleUuid;
+
+impl MakeRequestId for MakeSimpleUuid {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
+    }
 }
 
 /// Whether a caller's request id can be echoed: short, visible ASCII (no spaces, no control

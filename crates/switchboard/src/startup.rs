@@ -406,10 +406,11 @@ fn traced(router: Router) -> Router {
     http_error::with_request_ids(router.layer(trace))
 }
 
-/// The span of one HTTP request. At INFO, so that it is on every line at the default level; the
-/// URI only when DEBUG is on, since URLs can carry personal data.
+/// The span of one HTTP request. At ERROR, the one level no filter turns off, so that its id is on
+/// every line of the request whatever `logging.level` is (the WARN and ERROR lines are the ones
+/// people look up); the URI only when DEBUG is on, since URLs can carry personal data.
 fn request_span(request: &axum::extract::Request) -> tracing::Span {
-    let span = tracing::info_span!(
+    let span = tracing::error_span!(
         "request",
         method = %request.method(),
         request_id = http_error::request_id(request).unwrap_or_default(),
@@ -426,8 +427,8 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Runs `task` every `period`, the first time at once, until `stop` turns true. A run that has
-/// begun is never cut short: the stop is seen between runs.
+/// Runs `task` every `period`, the first time at once, until `stop` turns true. The stop is seen
+/// between runs; a run under way when the service shuts down ends with the background tasks.
 async fn every(period: Duration, mut stop: watch::Receiver<bool>, mut task: impl AsyncFnMut()) {
     let mut ticker = tokio::time::interval(period);
     loop {

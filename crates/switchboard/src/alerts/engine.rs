@@ -123,7 +123,9 @@ impl AlertEngine {
     /// An engine evaluating `settings` over what `tap` sees, on `clock`. Its first sample is
     /// taken now, so counts from before it do not fire anything. In a service `clock` is a
     /// [`switchboard_clock::MonotonicClock`]: windows are differences of two readings, which a
-    /// wall-clock step must not shrink or stretch.
+    /// wall-clock step must not shrink or stretch. Alert webhooks' `webhook-timestamp` comes from the
+    /// wall clock instead, unless `clock` is a [`switchboard_clock::ManualClock`], which then drives
+    /// both (tests).
     pub fn new(
         settings: AlertSettings,
         clock: SharedClock,

@@ -138,8 +138,8 @@ pub async fn receive_named(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
-    // A segment that does not even decode (`%FF`) names no configured app either.
-    let app = app.map(|Path(app)| app).unwrap_or_default();
+    // A segment that does not decode (`%FF`) is refused as wave 1 refused it (400), in the envelope.
+    let Path(app) = app?;
     receive(&ingress, &app, &headers, body).await
 }
 

@@ -164,13 +164,13 @@ async fn bodies_are_limited_parsed_and_checked_for_age_after_verification() {
     )
     .await;
     assert_eq!((status, code.as_str()), (404, "unknown_app"));
-    // A segment that does not decode as UTF-8 names no app either, and still gets the envelope.
+    // A segment that does not decode as UTF-8 is refused with 400, as ever, but in the envelope.
     let (status, code) = error_code(
         post_signed(&http, &app.url("/webhooks/intercom/%FF"), CLIENT_SECRET, &notification("n", "ping"))
             .await,
     )
     .await;
-    assert_eq!((status, code.as_str()), (404, "unknown_app"));
+    assert_eq!((status, code.as_str()), (400, "bad_request"));
     app.stop().await;
 }
 

@@ -4,10 +4,14 @@
 //! `webhook_verification_failures_total`, bumped by webhook tests) and whose values `/alerts` reads.
 
 use std::future::Future;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Set in the child to the name of the test it runs.
 const CHILD: &str = "SWITCHBOARD_IT_ALONE";
+/// How long a child may run: far beyond the slowest such test (about 30 s here).
+const CHILD_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Runs `body` in a child process of this test binary that runs nothing but the calling test, and
 /// checks there that it passed, showing its output if not. In that child, runs `body`.
@@ -19,11 +23,24 @@ pub fn in_own_process(body: impl FnOnce()) {
         body();
         return;
     }
-    let output = Command::new(std::env::current_exe().unwrap())
+    let child = Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, test)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let pid = child.id();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    // A hung child would otherwise hang this test silently, with its output out of sight.
+    let output = match finished.recv_timeout(CHILD_PATIENCE) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{test} did not finish within {CHILD_PATIENCE:?} in its own process; it was killed");
+        }
+    };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let shown = format!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{test} failed in its own process ({}):\n{shown}", output.status);
