@@ -49,7 +49,7 @@ pub fn router(args: &SinkArgs, counts: Arc<SinkCounts>) -> Router {
         let counts = counts.clone();
         async move {
             let n = counts.received.fetch_add(1, Ordering::Relaxed) + 1;
-            if stall_every > 0 && n % stall_every == 0 {
+            if stall_every > 0 && n.is_multiple_of(stall_every) {
                 counts.stalled.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(stall_for).await;
             }
@@ -159,7 +159,7 @@ mod tests {
         }
         // The 3rd and 6th wait at least the stall; the others are not held (a generous bound).
         for (i, t) in took.iter().enumerate() {
-            if (i + 1) % 3 == 0 {
+            if (i + 1).is_multiple_of(3) {
                 assert!(*t >= stall, "delivery {} took {t:?}", i + 1);
             } else {
                 assert!(*t < stall, "delivery {} took {t:?}", i + 1);
