@@ -353,11 +353,12 @@ impl Application {
             body_timeout: server.body_timeout,
             max_connections: server.max_connections,
         };
-        let public = listener::serve(self.listener, self.tls.clone(), self.router, limits, stop_rx.clone());
+        let public =
+            listener::serve("public", self.listener, self.tls.clone(), self.router, limits, stop_rx.clone());
         let (tls, internal_stop, internal) = (self.tls.clone(), stop_rx.clone(), self.internal);
         let internal = async move {
             if let Some((listener, router)) = internal {
-                listener::serve(listener, tls, router, limits, internal_stop).await;
+                listener::serve("internal", listener, tls, router, limits, internal_stop).await;
             }
         };
         // Both listeners drain together, within the one shutdown timeout, before the dispatcher stops.

@@ -18,7 +18,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -37,6 +37,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::http_error::{self, ErrorCode, HttpError};
+use crate::telemetry::names;
 
 /// What a shed client is told to wait before it tries again.
 const SHED_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -64,10 +65,15 @@ pub(crate) fn http1_only(tls: &RustlsConfig) -> RustlsConfig {
     RustlsConfig::from_config(Arc::new(config))
 }
 
+/// How often, at most, shedding is logged: the counter has the exact figures, and a flood of
+/// clients must not become a flood of log lines.
+const SHED_LOG_EVERY: Duration = Duration::from_secs(60);
+
 /// Serves `router` on `listener` (TLS when `tls` is set) under `limits` until `stop` turns true;
 /// then stops accepting, lets each connection finish its request in flight, and returns once all
-/// have closed. Dropping the future closes every connection at once.
+/// have closed. Dropping the future closes every connection at once. `name` labels its metrics.
 pub(crate) async fn serve(
+    name: &'static str,
     listener: TcpListener,
     tls: Option<RustlsConfig>,
     router: Router,
@@ -83,6 +89,7 @@ pub(crate) async fn serve(
     let shedding = Arc::new(Semaphore::new(MAX_SHEDDING));
     // Owned here, so that dropping this future (the shutdown timeout) aborts every connection.
     let mut connections = JoinSet::new();
+    let mut last_warned: Option<Instant> = None;
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -105,7 +112,19 @@ pub(crate) async fn serve(
                 http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
                 connection(stream, acceptor, http, app, stop).await;
             });
-        } else if let Ok(permit) = shedding.clone().try_acquire_owned() {
+            continue;
+        }
+        if last_warned.is_none_or(|at| at.elapsed() >= SHED_LOG_EVERY) {
+            last_warned = Some(Instant::now());
+            tracing::warn!(
+                listener = name,
+                max_connections = limits.max_connections,
+                "shedding connections over server.max_connections with 503; see http_connections_shed_total"
+            );
+        }
+        if let Ok(permit) = shedding.clone().try_acquire_owned() {
+            metrics::counter!(names::HTTP_CONNECTIONS_SHED, "listener" => name, "action" => "answered")
+                .increment(1);
             let shed = shed.clone();
             connections.spawn(async move {
                 let _permit = permit;
@@ -118,6 +137,8 @@ pub(crate) async fn serve(
             });
         } else {
             // Over both bounds: closing at once is the only answer that costs nothing.
+            metrics::counter!(names::HTTP_CONNECTIONS_SHED, "listener" => name, "action" => "closed")
+                .increment(1);
             drop(stream);
         }
     }

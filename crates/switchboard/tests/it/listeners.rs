@@ -181,6 +181,17 @@ async fn connections_over_max_connections_get_503_with_retry_after() {
         reqwest::get(app.url("/livez")).await.is_ok_and(|r| r.status() == 200)
     })
     .await;
+    // Operators see it: the counter is process-wide, so at least this test's shed is in it.
+    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let shed = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("switchboard_http_connections_shed_total{") && l.contains("action=\"answered\"")
+        })
+        .unwrap_or_else(|| panic!("no shed connections counted in:\n{metrics}"));
+    assert!(shed.contains("listener=\"public\""), "{shed}");
+    let count: f64 = shed.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{shed}");
     app.stop().await;
 }
 
