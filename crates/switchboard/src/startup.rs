@@ -175,6 +175,7 @@ impl Application {
         let limits = IngressLimits {
             max_body: config.webhooks.max_body,
             max_event_age: config.webhooks.max_event_age,
+            max_clock_skew: config.webhooks.max_clock_skew,
             ack_deadline: config.webhooks.ack_deadline,
         };
         let ingress = Ingress::new(apps, routing, store.clone(), limits, wake.clone(), clock.clone());
@@ -314,7 +315,9 @@ impl Application {
         let drain_timeout = self.config.server.shutdown_timeout;
         let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match self.tls {
             None => {
-                Box::pin(axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future())
+                // Connect info gives handlers the peer address (the admin API throttles by it).
+                let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+                Box::pin(axum::serve(self.listener, service).with_graceful_shutdown(signal).into_future())
             }
             Some(tls) => {
                 let listener = self.listener.into_std().map_err(StartupError::Serve)?;
@@ -327,7 +330,7 @@ impl Application {
                 Box::pin(
                     axum_server::from_tcp_rustls(listener, tls)
                         .handle(handle)
-                        .serve(self.router.into_make_service()),
+                        .serve(self.router.into_make_service_with_connect_info::<SocketAddr>()),
                 )
             }
         };

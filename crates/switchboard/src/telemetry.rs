@@ -118,7 +118,7 @@ metrics! {
     WEBHOOKS_REFUSED("webhooks_refused_total") {
         kind: Counter,
         labels: ["reason"],
-        help: "Webhooks refused before storing, by reason (too_large, invalid_json, missing_fields, too_old).",
+        help: "Webhooks refused before storing, by reason (too_large, invalid_json, missing_fields, too_old, too_new).",
     }
     WEBHOOK_VERIFICATION_FAILURES("webhook_verification_failures_total") {
         kind: Counter,
