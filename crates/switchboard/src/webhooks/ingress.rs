@@ -97,6 +97,16 @@ impl Ingress {
             }),
         }
     }
+
+    /// The app served at `name`, or the 404 for a path no app is configured at.
+    fn app(&self, name: &str) -> Result<&IngressApp, HttpError> {
+        self.inner.apps.iter().find(|a| a.name == name).ok_or_else(|| {
+            HttpError::new(
+                ErrorCode::UnknownApp,
+                "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
+            )
+        })
+    }
 }
 
 /// The ingress's limits, from `[webhooks]`.
@@ -147,18 +157,6 @@ pub async fn head_named(
     let Path(app) = app?;
     ingress.app(&app)?;
     Ok(StatusCode::OK)
-}
-
-impl Ingress {
-    /// The app served at `name`, or the 404 for a path no app is configured at.
-    fn app(&self, name: &str) -> Result<&IngressApp, HttpError> {
-        self.inner.apps.iter().find(|a| a.name == name).ok_or_else(|| {
-            HttpError::new(
-                ErrorCode::UnknownApp,
-                "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
-            )
-        })
-    }
 }
 
 /// `POST {webhooks.path}`: the default app.
