@@ -297,7 +297,7 @@ fn delivery_and_webhook_limits_are_checked() {
         max_event_age = "40d"
         [delivery]
         retry_schedule = []
-        lease = "10s"
+        lease = "50ms"
         [[destinations]]
         name = "app"
         url = "https://app.internal/hooks"
@@ -309,7 +309,7 @@ fn delivery_and_webhook_limits_are_checked() {
         "webhooks.ack_deadline: must be more than zero and under 5s",
         "webhooks.max_event_age: must be shorter than store.retention",
         "delivery.retry_schedule: must list one or more delays",
-        "delivery.lease: must be more than twice destinations[0].timeout",
+        "delivery.lease: must be at least 100ms",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

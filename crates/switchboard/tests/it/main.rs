@@ -18,6 +18,7 @@ mod crash;
 mod delivery;
 mod end_to_end;
 mod health;
+mod leases;
 mod logging;
 mod preflight;
 mod sandbox;
