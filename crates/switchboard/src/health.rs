@@ -62,12 +62,16 @@ pub fn health_url_of(mut url: url::Url) -> url::Url {
     url
 }
 
-/// The `/health` of the service `server` configures: `server.listen` (127.0.0.1 when it listens on
-/// every interface), https when it terminates TLS itself.
+/// The `/health` of the service `server` configures: on `server.internal_listen` when set (it
+/// serves `/health` then), else `server.listen`; 127.0.0.1 when it listens on every interface,
+/// https when it terminates TLS itself.
 pub fn derived_health_url(server: &ServerConfig) -> Result<url::Url, String> {
-    let mut addr = server.listen;
+    let (key, mut addr) = match server.internal_listen {
+        Some(internal) => ("server.internal_listen", internal),
+        None => ("server.listen", server.listen),
+    };
     if addr.port() == 0 {
-        return Err(format!("server.listen ({addr}) has port 0, so the deployed /health cannot be derived"));
+        return Err(format!("{key} ({addr}) has port 0, so the deployed /health cannot be derived"));
     }
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -426,5 +430,8 @@ mod tests {
         server.listen = "127.0.0.1:0".parse().unwrap();
         let error = derived_health_url(&server).unwrap_err();
         assert!(error.contains("port 0"), "{error}");
+        // With an internal listener, /health is there, not on the public one.
+        server.internal_listen = Some("10.0.0.7:9091".parse().unwrap());
+        assert_eq!(derived_health_url(&server).unwrap().as_str(), "http://10.0.0.7:9091/health");
     }
 }

@@ -70,11 +70,15 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the endpoint exists but not for this method.
     MethodNotAllowed,
+    /// 408: the request's body did not arrive within `server.body_timeout`.
+    RequestTimeout,
+    /// 503: the listener is at `server.max_connections`; retry after `Retry-After`.
+    Overloaded,
 }
 
 impl ErrorCode {
     /// Every code, in the order of docs/errors.md.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::UnknownApp,
         ErrorCode::BodyTooLarge,
         ErrorCode::SignatureMissing,
@@ -93,6 +97,8 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
+        ErrorCode::Overloaded,
     ];
 
     /// The code as it appears in `errors[].code`.
@@ -116,6 +122,8 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Overloaded => "overloaded",
         }
     }
 
@@ -131,12 +139,14 @@ impl ErrorCode {
             | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UnknownApp | ErrorCode::AdminDisabled | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnprocessableEntity => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Unavailable | ErrorCode::StoreUnavailable | ErrorCode::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::Unavailable
+            | ErrorCode::StoreUnavailable
+            | ErrorCode::ShuttingDown
+            | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

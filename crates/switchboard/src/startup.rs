@@ -5,7 +5,10 @@
 //!
 //! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
 //! requests finish (each either committed and answered 200, or answered 503), then stop the
-//! dispatcher (its unfinished leases return to the queue), then flush and close the store.
+//! dispatcher (its unfinished leases return to the queue), then flush and close the store. With
+//! `server.internal_listen` set there are two listeners, and both drain before the dispatcher stops.
+
+mod listener;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -62,14 +65,21 @@ pub enum StartupError {
     /// The alert engine could not be built.
     #[error(transparent)]
     Alerts(#[from] crate::alerts::AlertsError),
+    /// The internal listen address could not be bound.
+    #[error(
+        "cannot listen on {addr} (server.internal_listen): {source}; free the port or choose another in server.internal_listen"
+    )]
+    BindInternal {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// TLS could not be set up.
     #[error(
         "cannot load the TLS certificate or key: {0}; check server.tls_cert and server.tls_key (PEM files)"
     )]
     Tls(std::io::Error),
-    /// Serving failed.
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// Why `serve` (configured or `--sandbox`) stopped with an error.
@@ -92,6 +102,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let app = Application::build(&config, secrets).await?;
     tracing::info!(
         listen = %app.local_addr(),
+        internal_listen = app.internal_addr().map(tracing::field::display),
         environment = %config.environment,
         "switchboard is serving"
     );
@@ -104,6 +115,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `server.internal_listen` bound, and what it serves.
+    internal: Option<(TcpListener, Router)>,
     readiness: Readiness,
     secrets: Secrets,
     store: Arc<dyn Store>,
@@ -145,16 +158,24 @@ impl Application {
     ) -> Result<Self, StartupError> {
         // Load TLS first: a bad certificate should stop startup before anything else is opened.
         let tls = match &config.server.tls {
-            Some(files) => Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+            Some(files) => Some(listener::http1_only(
+                &axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
                     .await
                     .map_err(StartupError::Tls)?,
-            ),
+            )),
             None => None,
         };
         let store = store::open(&config.store)?;
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let internal_listener = match config.server.internal_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::BindInternal { addr, source })?,
+            ),
+            None => None,
+        };
         let wake = Arc::new(Notify::new());
 
         let mut apps =
@@ -218,22 +239,28 @@ impl Application {
             wake,
             clock: clock.clone(),
         });
-        let router = Router::new()
+        // Probes answer on every listener: orchestrators check whichever port they reach.
+        let probes = Router::new()
             .route("/livez", get(health::livez))
             .route("/readyz", get(health::readyz))
-            .with_state(readiness.clone())
+            .with_state(readiness.clone());
+        let operations = Router::new()
             .route("/health", get(health::health).with_state(health.clone()))
-            .merge(webhooks)
             .merge(telemetry::metrics_router(metrics.handle()))
             .merge(crate::alerts::router(alerts.clone()))
-            .nest("/admin", admin)
-            // Last, so that they reach every route above; both answer the error envelope.
-            .fallback(http_error::not_found)
-            .method_not_allowed_fallback(http_error::method_not_allowed);
-        let router = traced(router);
+            .nest("/admin", admin);
+        // What Intercom reaches serves only what Intercom needs once an internal listener takes the
+        // rest: `/health` names the app and the destinations, `/metrics` the traffic, `/admin` acts.
+        let (router, internal) = match internal_listener {
+            None => (probes.merge(webhooks).merge(operations), None),
+            Some(internal) => {
+                (probes.clone().merge(webhooks), Some((internal, finish(probes.merge(operations)))))
+            }
+        };
         Ok(Application {
             listener,
-            router,
+            router: finish(router),
+            internal,
             readiness,
             secrets: Secrets::new(secrets.all()),
             store,
@@ -250,6 +277,14 @@ impl Application {
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always has a local address; fall back to the unspecified one defensively.
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The address the internal listener actually bound, when `server.internal_listen` is set.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        // As in `local_addr`: a bound listener has an address; the fallback is only defensive.
+        self.internal.as_ref().map(|(listener, _)| {
+            listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        })
     }
 
     /// The store the service writes to.
@@ -312,45 +347,43 @@ impl Application {
             let _ = stop_tx.send(true);
         };
         let drain_timeout = self.config.server.shutdown_timeout;
-        let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match self.tls {
-            None => {
-                Box::pin(axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future())
+        let server = &self.config.server;
+        let limits = listener::Limits {
+            header_timeout: server.header_timeout,
+            body_timeout: server.body_timeout,
+            max_connections: server.max_connections,
+        };
+        let public =
+            listener::serve("public", self.listener, self.tls.clone(), self.router, limits, stop_rx.clone());
+        let (tls, internal_stop, internal) = (self.tls.clone(), stop_rx.clone(), self.internal);
+        let internal = async move {
+            if let Some((listener, router)) = internal {
+                listener::serve("internal", listener, tls, router, limits, internal_stop).await;
             }
-            Some(tls) => {
-                let listener = self.listener.into_std().map_err(StartupError::Serve)?;
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    signal.await;
-                    stopper.graceful_shutdown(Some(drain_timeout));
-                });
-                Box::pin(
-                    axum_server::from_tcp_rustls(listener, tls)
-                        .handle(handle)
-                        .serve(self.router.into_make_service()),
-                )
-            }
+        };
+        // Both listeners drain together, within the one shutdown timeout, before the dispatcher stops.
+        let served = async move {
+            tokio::join!(signal, public, internal);
         };
         let drained = async move {
             stopped(&mut drain_started).await;
             tokio::time::sleep(drain_timeout).await;
         };
-        let served = tokio::select! {
-            result = server => result.map_err(StartupError::Serve),
+        tokio::select! {
+            () = served => {}
             () = drained => {
                 tracing::warn!(
                     timeout = %humantime::format_duration(drain_timeout),
                     "in-flight requests did not finish in time; closing them"
                 );
-                Ok(())
             }
-        };
+        }
         let _ = dispatcher_stop_tx.send(true);
         let _ = dispatcher.await;
         background.shutdown().await;
         self.store.close().await;
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 
@@ -391,6 +424,13 @@ pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
     let pipeline = MetricsPipeline { handle, tap };
     *installed = Some(pipeline.clone());
     Ok(pipeline)
+}
+
+/// Completes a listener's router: the error envelope for unknown paths and methods, then request
+/// ids and tracing around everything.
+fn finish(router: Router) -> Router {
+    // Last, so that they reach every route above; both answer the error envelope.
+    traced(router.fallback(http_error::not_found).method_not_allowed_fallback(http_error::method_not_allowed))
 }
 
 /// Wraps the whole router: a request id for every request (`X-Request-Id`, error bodies), then a

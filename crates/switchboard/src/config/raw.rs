@@ -40,6 +40,10 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     pub(super) listen: String,
+    pub(super) internal_listen: Option<String>,
+    pub(super) header_timeout: HumanDuration,
+    pub(super) body_timeout: HumanDuration,
+    pub(super) max_connections: usize,
     pub(super) shutdown_timeout: HumanDuration,
     pub(super) shutdown_delay: HumanDuration,
     pub(super) tls_cert: Option<PathBuf>,
@@ -51,6 +55,10 @@ impl Default for RawServer {
     fn default() -> Self {
         RawServer {
             listen: "127.0.0.1:8080".into(),
+            internal_listen: None,
+            header_timeout: HumanDuration(Duration::from_secs(10)),
+            body_timeout: HumanDuration(Duration::from_secs(30)),
+            max_connections: 256,
             shutdown_timeout: HumanDuration(Duration::from_secs(30)),
             shutdown_delay: HumanDuration(Duration::ZERO),
             tls_cert: None,

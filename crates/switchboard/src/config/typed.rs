@@ -70,6 +70,19 @@ pub struct ServerConfig {
     /// Address to listen on.
     #[serde(serialize_with = "display")]
     pub listen: SocketAddr,
+    /// A second address for everything but the webhooks and probes (admin API, `/metrics`,
+    /// `/alerts`, `/health`); unset, `listen` serves everything.
+    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    pub internal_listen: Option<SocketAddr>,
+    /// How long a client may take to send a request's headers (and a TLS handshake) before its
+    /// connection is closed; also how long an idle keep-alive connection stays open.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's whole body once its headers arrived.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub body_timeout: Duration,
+    /// Most connections open at once on each listener; beyond, clients get 503 with `Retry-After`.
+    pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub shutdown_timeout: Duration,

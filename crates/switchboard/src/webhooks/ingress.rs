@@ -157,15 +157,28 @@ async fn receive(
             "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
         ));
     };
+    let too_large = || {
+        metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
+        HttpError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+        )
+    };
+    // Refused before a byte of the body is read: a declared length over the limit would only
+    // hold the connection (and memory) while it arrives.
+    if declared_length(headers).is_some_and(|length| length > inner.max_body as u64) {
+        return Err(too_large());
+    }
     let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
         Ok(body) => body,
-        Err(_) => {
-            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
+        Err(e) if is_timeout(&e) => {
+            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "timeout").increment(1);
             return Err(HttpError::new(
-                ErrorCode::BodyTooLarge,
-                format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+                ErrorCode::RequestTimeout,
+                "the body did not arrive within server.body_timeout; nothing was stored",
             ));
         }
+        Err(_) => return Err(too_large()),
     };
     let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
     if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
@@ -247,6 +260,24 @@ async fn receive(
     };
     metrics::histogram!(names::WEBHOOK_ACK_SECONDS).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The request's `Content-Length`, when it has one that parses.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Whether reading the body failed on the listener's body deadline (`server.body_timeout`), which
+/// fails the read with an `io::Error` of kind `TimedOut`.
+fn is_timeout(error: &axum::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// Topics are signed by Intercom, so they are trusted as labels, but bounded anyway: a label per

@@ -339,6 +339,7 @@ const RENDERED_CONFIG: &str = r#"
 environment = "staging"
 [server]
 listen = "0.0.0.0:9443"
+internal_listen = "127.0.0.1:9090"
 tls_cert = "{d}/cert.pem"
 tls_key = "{d}/key.pem"
 [intercom]
@@ -387,6 +388,10 @@ allow_env_secrets = false
 
 [server]
 listen = "0.0.0.0:9443"
+internal_listen = "127.0.0.1:9090"
+header_timeout = "10s"
+body_timeout = "30s"
+max_connections = 256
 shutdown_timeout = "30s"
 shutdown_delay = "0s"
 tls_cert = "{d}/cert.pem"
@@ -608,4 +613,30 @@ async fn config_check_renders_every_section_with_fingerprints_only() {
         assert!(!rendered.contains(value), "the value of {name} is printed");
     }
     assert_eq!(rendered.replace(&d, "{d}"), RENDERED);
+}
+
+#[test]
+fn listener_limits_and_the_internal_listener_are_checked() {
+    let (dir, path) = config_file(
+        r#"
+        [server]
+        listen = "127.0.0.1:8080"
+        internal_listen = "127.0.0.1:8080"
+        header_timeout = "0s"
+        body_timeout = "2h"
+        max_connections = 0
+        "#,
+    );
+    let text = invalid(&path).join("\n");
+    for expected in [
+        "server.internal_listen: 127.0.0.1:8080 is server.listen too",
+        "server.header_timeout: must be more than zero",
+        "server.body_timeout: 2h would let a stalled client hold a connection for over an hour",
+        "server.max_connections: 0 is out of range",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    let path = write_config(&dir, "[server]\ninternal_listen = \"localhost:9090\"\n");
+    let text = invalid(&path).join("\n");
+    assert!(text.contains("server.internal_listen: \"localhost:9090\" is not an address"), "{text}");
 }

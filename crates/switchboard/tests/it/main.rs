@@ -19,6 +19,7 @@ mod delivery;
 mod end_to_end;
 mod health;
 mod leases;
+mod listeners;
 mod logging;
 mod preflight;
 mod sandbox;

@@ -52,12 +52,73 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
             ),
         );
     }
+    let internal_listen = internal_listen(issues, raw, listen);
+    connection_limits(issues, raw);
     ServerConfig {
         listen,
+        internal_listen,
+        header_timeout: raw.header_timeout.0,
+        body_timeout: raw.body_timeout.0,
+        max_connections: raw.max_connections,
         shutdown_timeout: raw.shutdown_timeout.0,
         shutdown_delay: raw.shutdown_delay.0,
         tls,
         behind_tls_proxy: raw.behind_tls_proxy,
+    }
+}
+
+/// `server.internal_listen`: an address, and not the one `server.listen` already takes.
+fn internal_listen(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -> Option<SocketAddr> {
+    let text = raw.internal_listen.as_deref()?;
+    let Ok(addr) = text.parse::<SocketAddr>() else {
+        issues.push(
+            "server.internal_listen",
+            format!("{text:?} is not an address; write host:port like 127.0.0.1:9090"),
+        );
+        return None;
+    };
+    if addr == listen && addr.port() != 0 {
+        issues.push(
+            "server.internal_listen",
+            format!(
+                "{addr} is server.listen too; give the internal listener its own port (like 127.0.0.1:9090)"
+            ),
+        );
+    }
+    Some(addr)
+}
+
+/// The most connections on one listener: beyond this a typo, not a limit (each one may hold a body
+/// of up to `webhooks.max_body` in memory).
+const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
+
+/// `server.header_timeout`, `server.body_timeout` and `server.max_connections`: the slow-client
+/// limits, each above zero (zero would turn the limit into an outage, not off).
+fn connection_limits(issues: &mut Issues, raw: &RawServer) {
+    for (key, value, default) in [
+        ("server.header_timeout", raw.header_timeout.0, "10s"),
+        ("server.body_timeout", raw.body_timeout.0, "30s"),
+    ] {
+        if value.is_zero() {
+            issues.push(key, format!("must be more than zero; the default is \"{default}\""));
+        } else if value > Duration::from_secs(3600) {
+            issues.push(
+                key,
+                format!(
+                    "{} would let a stalled client hold a connection for over an hour; at most \"1h\" (the default is \"{default}\")",
+                    humantime::format_duration(value)
+                ),
+            );
+        }
+    }
+    if !(1..=MAX_CONNECTIONS_CEILING).contains(&raw.max_connections) {
+        issues.push(
+            "server.max_connections",
+            format!(
+                "{} is out of range; write 1 to {MAX_CONNECTIONS_CEILING} (the default is 256)",
+                raw.max_connections
+            ),
+        );
     }
 }
 

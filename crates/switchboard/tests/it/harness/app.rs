@@ -109,6 +109,7 @@ impl AppDir {
             None => Application::build(&config, secrets).await.unwrap(),
         };
         let addr = app.local_addr();
+        let internal_addr = app.internal_addr();
         let store = app.store();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -120,6 +121,7 @@ impl AppDir {
         });
         TestApp {
             addr,
+            internal_addr,
             store,
             dir: self,
             config,
@@ -144,6 +146,8 @@ pub async fn spawn_app_on(extra: &str, clock: SharedClock) -> TestApp {
 pub struct TestApp {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its internal listener listens, when `server.internal_listen` is set.
+    pub internal_addr: Option<SocketAddr>,
     /// Its store, to look at what it recorded.
     pub store: Arc<dyn Store>,
     /// Its folder.
