@@ -295,6 +295,7 @@ fn delivery_and_webhook_limits_are_checked() {
         [webhooks]
         ack_deadline = "6s"
         max_event_age = "40d"
+        max_clock_skew = "2h"
         [delivery]
         retry_schedule = []
         lease = "50ms"
@@ -308,6 +309,7 @@ fn delivery_and_webhook_limits_are_checked() {
     for expected in [
         "webhooks.ack_deadline: must be more than zero and under 5s",
         "webhooks.max_event_age: must be shorter than store.retention",
+        "webhooks.max_clock_skew: must be at most 1h",
         "delivery.retry_schedule: must list one or more delays",
         "delivery.lease: must be at least 100ms",
     ] {
@@ -416,6 +418,7 @@ client_secrets = [
 public_url = "https://hooks.example.com/webhooks/intercom"
 max_body = 1048576
 max_event_age = "1day"
+max_clock_skew = "5m"
 ack_deadline = "3s"
 
 [[webhooks.apps]]

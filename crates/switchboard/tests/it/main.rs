@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod admin;
 mod alerts;
 mod architecture;
 mod cli;
