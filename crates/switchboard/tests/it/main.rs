@@ -19,6 +19,7 @@ mod crash;
 mod delivery;
 mod end_to_end;
 mod health;
+mod leases;
 mod listeners;
 mod logging;
 mod preflight;
