@@ -170,7 +170,10 @@ enum Command {
         reply: Reply<()>,
     },
     RecordErasure(ErasureRequest, Reply<()>),
-    MaxPages { pages: Option<u64>, reply: Reply<u64> },
+    MaxPages {
+        pages: Option<u64>,
+        reply: Reply<u64>,
+    },
 }
 
 /// A finished command whose reply waits for the commit.
