@@ -74,11 +74,13 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 503: the listener is at `server.max_connections`; retry after `Retry-After`.
     Overloaded,
+    /// 503: the request was not answered within `server.request_timeout`; retry.
+    Timeout,
 }
 
 impl ErrorCode {
     /// Every code, in the order of docs/errors.md.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::UnknownApp,
         ErrorCode::BodyTooLarge,
         ErrorCode::SignatureMissing,
@@ -99,6 +101,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::RequestTimeout,
         ErrorCode::Overloaded,
+        ErrorCode::Timeout,
     ];
 
     /// The code as it appears in `errors[].code`.
@@ -124,6 +127,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Timeout => "timeout",
         }
     }
 
@@ -146,7 +150,8 @@ impl ErrorCode {
             ErrorCode::Unavailable
             | ErrorCode::StoreUnavailable
             | ErrorCode::ShuttingDown
-            | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            | ErrorCode::Overloaded
+            | ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
