@@ -196,6 +196,7 @@ impl Application {
         let limits = IngressLimits {
             max_body: config.webhooks.max_body,
             max_event_age: config.webhooks.max_event_age,
+            max_clock_skew: config.webhooks.max_clock_skew,
             ack_deadline: config.webhooks.ack_deadline,
         };
         let ingress = Ingress::new(apps, routing, store.clone(), limits, wake.clone(), clock.clone());

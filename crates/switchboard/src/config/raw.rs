@@ -106,6 +106,7 @@ pub(super) struct RawWebhooks {
     pub(super) public_url: Option<String>,
     pub(super) max_body: ByteSize,
     pub(super) max_event_age: HumanDuration,
+    pub(super) max_clock_skew: HumanDuration,
     pub(super) ack_deadline: HumanDuration,
     pub(super) apps: Vec<RawWebhookApp>,
 }
@@ -125,6 +126,7 @@ impl Default for RawWebhooks {
             public_url: None,
             max_body: ByteSize(1024 * 1024),
             max_event_age: HumanDuration(Duration::from_secs(24 * 3600)),
+            max_clock_skew: HumanDuration(Duration::from_secs(5 * 60)),
             ack_deadline: HumanDuration(Duration::from_secs(3)),
             apps: Vec::new(),
         }

@@ -3,7 +3,12 @@
 
 use crate::secrets::{Secret, SecretRef, SecretSlot};
 
-use super::{Config, ConfigError, ConfigIssue, DestinationConfig};
+use super::{Config, ConfigError, ConfigIssue, DestinationConfig, Environment};
+
+/// The shortest admin key production accepts, in bytes: 128 bits. A key's strength is counted as 8
+/// bits per byte of its text, an upper bound (a hex key holds 4 bits per character), so this only
+/// refuses keys certain to be too weak; 32 random bytes written as hex (64 characters) pass with room.
+pub const MIN_ADMIN_KEY_BYTES: usize = 16;
 
 /// The secrets of a configuration, resolved and live.
 #[derive(Debug, Clone, Default)]
@@ -108,6 +113,23 @@ impl Config {
             match Secret::load(&slot.to_string(), reference.clone(), self.secrets.exec_timeout).await {
                 Ok(secret) => loaded.put(slot, secret, &self.destinations),
                 Err(e) => issues.push(ConfigIssue { key: slot.to_string(), message: e.to_string() }),
+            }
+        }
+        if self.environment == Environment::Production
+            && let Some(key) = &loaded.admin_key
+        {
+            let bytes = key.with_value(str::len);
+            if bytes < MIN_ADMIN_KEY_BYTES {
+                issues.push(ConfigIssue {
+                    key: SecretSlot::AdminKey.to_string(),
+                    message: format!(
+                        "the key is {bytes} bytes (at most {} bits); production needs at least 128 bits \
+                         ({MIN_ADMIN_KEY_BYTES} bytes or more) so that it cannot be guessed; generate one with \
+                         `openssl rand -hex 32` (32 random bytes as 64 hex characters) and store it where the \
+                         reference points",
+                        bytes * 8
+                    ),
+                });
             }
         }
         if !issues.is_empty() {

@@ -186,6 +186,9 @@ pub struct WebhooksConfig {
     /// Notifications created longer ago than this are refused (replay protection).
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub max_event_age: Duration,
+    /// Notifications created further in the future than this are refused (a sender's clock ahead).
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub max_clock_skew: Duration,
     /// Longest wait for the store's commit before answering 503.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub ack_deadline: Duration,

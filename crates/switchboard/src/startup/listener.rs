@@ -27,13 +27,14 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use bytes::Bytes;
 use hyper::body::{Body as _, Frame, SizeHint};
 use hyper::server::conn::http1;
+use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -101,9 +102,9 @@ pub(crate) async fn serve(
     let mut connections = JoinSet::new();
     let mut last_warned: Option<Instant> = None;
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     accept_failed(error).await;
                     continue;
@@ -116,6 +117,12 @@ pub(crate) async fn serve(
         let stop = stop.clone();
         if let Ok(permit) = serving.clone().try_acquire_owned() {
             let app = app.clone();
+            // The peer's address, where axum's `ConnectInfo` extractor finds it: the admin API
+            // throttles failed authentications by it.
+            let app = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.call(request)
+            });
             connections.spawn(async move {
                 let _permit = permit;
                 let mut http = http1::Builder::new();

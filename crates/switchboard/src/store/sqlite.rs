@@ -22,8 +22,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
-    InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
+    AttemptResult, ClaimExclusions, ClaimId, ClaimedDelivery, DeadLetter, DeadLetterFilter,
+    DisabledDestination, ErasureRequest, InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError,
+    StoredEvent,
 };
 
 /// Most commands committed in one transaction; bounds the latency a large batch adds.
@@ -95,6 +96,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending' AND paused = 0;
     CREATE INDEX deliveries_destination_pending ON deliveries (destination) WHERE state = 'pending';
 "#,
+    r#"
+    -- Fencing: each claim stamps its deliveries with a token from this sequence, and only the
+    -- holder of the latest token may renew the lease or record a result. Rows claimed before this
+    -- migration have no token; their old leases simply expire.
+    ALTER TABLE deliveries ADD COLUMN claim_token INTEGER;
+    CREATE TABLE claim_sequence (
+        only INTEGER PRIMARY KEY CHECK (only = 1),
+        last INTEGER NOT NULL
+    );
+    INSERT INTO claim_sequence (only, last) VALUES (1, 0);
+"#,
 ];
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -104,11 +116,41 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// never delays a webhook's commit.
 enum Command {
     Insert(NewEvent, Reply<InsertOutcome>),
-    Claim { owner: String, now: Millis, lease: Duration, limit: usize, reply: Reply<Vec<ClaimedDelivery>> },
-    Complete { owner: String, now: Millis, results: Vec<(i64, AttemptResult)>, reply: Reply<()> },
-    Replay { now: Millis, filter: DeadLetterFilter, reply: Reply<u64> },
-    Purge { before: Millis, reply: Reply<u64> },
-    SetDisabled { name: String, disabled: Option<(Millis, String)>, reply: Reply<()> },
+    Claim {
+        owner: String,
+        now: Millis,
+        lease: Duration,
+        limit: usize,
+        except: ClaimExclusions,
+        reply: Reply<Vec<ClaimedDelivery>>,
+    },
+    Complete {
+        owner: String,
+        now: Millis,
+        results: Vec<(ClaimId, AttemptResult)>,
+        reply: Reply<usize>,
+    },
+    Renew {
+        owner: String,
+        now: Millis,
+        lease: Duration,
+        claims: Vec<ClaimId>,
+        reply: Reply<usize>,
+    },
+    Replay {
+        now: Millis,
+        filter: DeadLetterFilter,
+        reply: Reply<u64>,
+    },
+    Purge {
+        before: Millis,
+        reply: Reply<u64>,
+    },
+    SetDisabled {
+        name: String,
+        disabled: Option<(Millis, String)>,
+        reply: Reply<()>,
+    },
     RecordErasure(ErasureRequest, Reply<()>),
 }
 
@@ -337,6 +379,7 @@ fn fail(command: Command, error: StoreError) {
         Command::Insert(_, r) => drop(r.send(Err(error))),
         Command::Claim { reply, .. } => drop(reply.send(Err(error))),
         Command::Complete { reply, .. } => drop(reply.send(Err(error))),
+        Command::Renew { reply, .. } => drop(reply.send(Err(error))),
         Command::Replay { reply, .. } => drop(reply.send(Err(error))),
         Command::Purge { reply, .. } => drop(reply.send(Err(error))),
         Command::SetDisabled { reply, .. } => drop(reply.send(Err(error))),
@@ -366,11 +409,14 @@ fn atomically<T: Send + 'static>(
 fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> (Pending, Option<StoreError>) {
     match command {
         Command::Insert(event, reply) => atomically(tx, reply, |tx| insert(tx, &event)),
-        Command::Claim { owner, now, lease, limit, reply } => {
-            atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit))
+        Command::Claim { owner, now, lease, limit, except, reply } => {
+            atomically(tx, reply, |tx| claim(tx, &owner, now, lease, limit, &except))
         }
         Command::Complete { owner, now, results, reply } => {
             atomically(tx, reply, |tx| complete(tx, &owner, now, &results))
+        }
+        Command::Renew { owner, now, lease, claims, reply } => {
+            atomically(tx, reply, |tx| renew(tx, &owner, now, lease, &claims))
         }
         Command::Replay { now, filter, reply } => atomically(tx, reply, |tx| replay(tx, now, &filter)),
         Command::Purge { before, reply } => atomically(tx, reply, |tx| purge(tx, before)),
@@ -440,38 +486,55 @@ fn insert(tx: &rusqlite::Transaction<'_>, event: &NewEvent) -> rusqlite::Result<
     Ok(InsertOutcome::Stored(id))
 }
 
+/// `now + lease`, saturating.
+fn lease_end(now: Millis, lease: Duration) -> Millis {
+    now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn claim(
     tx: &rusqlite::Transaction<'_>,
     owner: &str,
     now: Millis,
     lease: Duration,
     limit: usize,
+    except: &ClaimExclusions,
 ) -> rusqlite::Result<Vec<ClaimedDelivery>> {
-    let lease_until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+    // Every delivery of one claim shares its token, the sequence's next value; the sequence moves
+    // only when something was claimed, so an idle poll writes nothing (and costs no fsync).
     let mut statement = tx.prepare_cached(
-        "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2
+        "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2,
+             claim_token = (SELECT last + 1 FROM claim_sequence)
          WHERE id IN (
              SELECT id FROM deliveries
              WHERE state = 'pending' AND paused = 0 AND next_attempt_at <= ?3
                AND (lease_until IS NULL OR lease_until <= ?3)
+               AND id NOT IN (SELECT value FROM json_each(?5))
+               AND destination NOT IN (SELECT value FROM json_each(?6))
              ORDER BY next_attempt_at, id LIMIT ?4)
-         RETURNING id, event_id, destination, attempts",
+         RETURNING id, event_id, destination, attempts, claim_token",
     )?;
-    let claimed: Vec<(i64, i64, String, u32)> = statement
-        .query_map(params![owner, lease_until, now, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
+    let skip_ids = serde_json::Value::from(except.deliveries.clone()).to_string();
+    let skip_destinations = serde_json::Value::from(except.destinations.clone()).to_string();
+    let claimed: Vec<(i64, i64, String, u32, i64)> = statement
+        .query_map(
+            params![owner, lease_end(now, lease), now, limit as i64, skip_ids, skip_destinations],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?
         .collect::<rusqlite::Result<_>>()?;
+    if !claimed.is_empty() {
+        tx.prepare_cached("UPDATE claim_sequence SET last = last + 1")?.execute([])?;
+    }
     let mut event_query =
         tx.prepare_cached("SELECT app, notification_id, topic, body, received_at FROM events WHERE id = ?1")?;
     let mut deliveries = Vec::with_capacity(claimed.len());
-    for (id, event_id, destination, attempts) in claimed {
+    for (id, event_id, destination, attempts, token) in claimed {
         let delivery = event_query.query_row([event_id], |r| {
             Ok(ClaimedDelivery {
                 id,
                 event_id,
                 destination,
                 attempts,
+                token,
                 app: r.get(0)?,
                 notification_id: r.get(1)?,
                 topic: r.get(2)?,
@@ -490,29 +553,50 @@ fn complete(
     tx: &rusqlite::Transaction<'_>,
     owner: &str,
     now: Millis,
-    results: &[(i64, AttemptResult)],
-) -> rusqlite::Result<()> {
-    // Only the worker holding the lease may record a result: one whose lease expired (and whose
-    // delivery another worker took over) must not overwrite or release the newer claim.
+    results: &[(ClaimId, AttemptResult)],
+) -> rusqlite::Result<usize> {
+    // Only the latest claim may record a result: one whose lease expired and whose delivery was
+    // claimed again (by another worker, or by the same one after a clock jump) must not overwrite
+    // or release the newer claim. The token tells them apart where the owner alone cannot.
     let mut update = tx.prepare_cached(
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4,
              last_error = ?5, finished_at = ?6, lease_owner = NULL, lease_until = NULL
-         WHERE id = ?1 AND state = 'pending' AND lease_owner = ?7",
+         WHERE id = ?1 AND state = 'pending' AND lease_owner = ?7 AND claim_token = ?8",
     )?;
-    for (id, result) in results {
-        match result {
+    let mut recorded = 0;
+    for (claim, result) in results {
+        let (id, token) = (claim.delivery, claim.token);
+        recorded += match result {
             AttemptResult::Delivered { status } => {
-                update.execute(params![id, "delivered", now, status, None::<String>, now, owner])?
+                update.execute(params![id, "delivered", now, status, None::<String>, now, owner, token])?
             }
             AttemptResult::Retry { at, status, error } => {
-                update.execute(params![id, "pending", at, status, error, None::<i64>, owner])?
+                update.execute(params![id, "pending", at, status, error, None::<i64>, owner, token])?
             }
             AttemptResult::Dead { status, error } => {
-                update.execute(params![id, "dead", now, status, error, now, owner])?
+                update.execute(params![id, "dead", now, status, error, now, owner, token])?
             }
         };
     }
-    Ok(())
+    Ok(recorded)
+}
+
+fn renew(
+    tx: &rusqlite::Transaction<'_>,
+    owner: &str,
+    now: Millis,
+    lease: Duration,
+    claims: &[ClaimId],
+) -> rusqlite::Result<usize> {
+    let mut update = tx.prepare_cached(
+        "UPDATE deliveries SET lease_until = ?4
+         WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2 AND claim_token = ?3",
+    )?;
+    let mut renewed = 0;
+    for claim in claims {
+        renewed += update.execute(params![claim.delivery, owner, claim.token, lease_end(now, lease)])?;
+    }
+    Ok(renewed)
 }
 
 fn dead_filter_sql(filter: &DeadLetterFilter) -> (String, Vec<rusqlite::types::Value>) {
@@ -632,25 +716,37 @@ impl Store for SqliteStore {
         self.call(|reply| Command::Insert(event, reply)).await
     }
 
-    async fn claim(
+    async fn claim_except(
         &self,
         owner: &str,
         now: Millis,
         lease: Duration,
         limit: usize,
+        except: &ClaimExclusions,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let owner = owner.to_owned();
-        self.call(|reply| Command::Claim { owner, now, lease, limit, reply }).await
+        let (owner, except) = (owner.to_owned(), except.clone());
+        self.call(|reply| Command::Claim { owner, now, lease, limit, except, reply }).await
     }
 
     async fn complete(
         &self,
         owner: &str,
         now: Millis,
-        results: Vec<(i64, AttemptResult)>,
-    ) -> Result<(), StoreError> {
+        results: Vec<(ClaimId, AttemptResult)>,
+    ) -> Result<usize, StoreError> {
         let owner = owner.to_owned();
         self.call(|reply| Command::Complete { owner, now, results, reply }).await
+    }
+
+    async fn renew(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        claims: Vec<ClaimId>,
+    ) -> Result<usize, StoreError> {
+        let owner = owner.to_owned();
+        self.call(|reply| Command::Renew { owner, now, lease, claims, reply }).await
     }
 
     async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
@@ -750,5 +846,55 @@ impl Store for SqliteStore {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema version before fencing tokens (migration 4).
+    const BEFORE_FENCING: usize = 3;
+
+    /// A database written by a build that knew only the first `BEFORE_FENCING` migrations, holding one
+    /// delivery that an old worker claimed and never finished.
+    fn old_database(path: &Path) {
+        let mut conn = Connection::open(path).unwrap();
+        for (index, sql) in MIGRATIONS[..BEFORE_FENCING].iter().enumerate() {
+            let tx = conn.transaction().unwrap();
+            tx.execute_batch(sql).unwrap();
+            tx.pragma_update(None, "user_version", index as i64 + 1).unwrap();
+            tx.commit().unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO events (id, app, notification_id, topic, body, received_at)
+                 VALUES (1, 'default', 'notif_old', 'ping', x'7b7d', 0);
+             INSERT INTO deliveries (event_id, destination, state, next_attempt_at, lease_owner, lease_until)
+                 VALUES (1, 'app', 'pending', 0, 'old-worker', 30000);",
+        )
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_database_of_the_previous_schema_migrates_and_keeps_its_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        old_database(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        store.ping().await.unwrap();
+        let lease = Duration::from_secs(30);
+        assert!(store.claim("new", 29_999, lease, 10).await.unwrap().is_empty(), "the old lease still holds");
+        let claimed = store.claim("new", 30_000, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].notification_id, "notif_old");
+        let done = AttemptResult::Delivered { status: Some(200) };
+        assert_eq!(store.complete("new", 30_001, vec![(claimed[0].claim(), done)]).await.unwrap(), 1);
+        store.close().await;
+        // Opening again runs nothing twice.
+        let again = SqliteStore::open(&path).unwrap();
+        again.ping().await.unwrap();
+        let stored = again.event("default", "notif_old").await.unwrap().unwrap();
+        assert_eq!(stored.deliveries, [("app".into(), "delivered".into())]);
+        again.close().await;
     }
 }

@@ -295,9 +295,10 @@ fn delivery_and_webhook_limits_are_checked() {
         [webhooks]
         ack_deadline = "6s"
         max_event_age = "40d"
+        max_clock_skew = "2h"
         [delivery]
         retry_schedule = []
-        lease = "10s"
+        lease = "50ms"
         [[destinations]]
         name = "app"
         url = "https://app.internal/hooks"
@@ -308,8 +309,9 @@ fn delivery_and_webhook_limits_are_checked() {
     for expected in [
         "webhooks.ack_deadline: must be more than zero and under 5s",
         "webhooks.max_event_age: must be shorter than store.retention",
+        "webhooks.max_clock_skew: must be at most 1h",
         "delivery.retry_schedule: must list one or more delays",
-        "delivery.lease: must be more than twice destinations[0].timeout",
+        "delivery.lease: must be at least 100ms",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -418,6 +420,7 @@ client_secrets = [
 public_url = "https://hooks.example.com/webhooks/intercom"
 max_body = 1048576
 max_event_age = "1day"
+max_clock_skew = "5m"
 ack_deadline = "3s"
 
 [[webhooks.apps]]

@@ -10,6 +10,7 @@
 
 mod harness;
 
+mod admin;
 mod alerts;
 mod architecture;
 mod cli;
@@ -18,6 +19,7 @@ mod crash;
 mod delivery;
 mod end_to_end;
 mod health;
+mod leases;
 mod listeners;
 mod logging;
 mod preflight;

@@ -246,6 +246,14 @@ pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &Raw
              notification could be replayed after its key is gone",
         );
     }
+    // Beyond an hour no clock is merely skewed, and every extra second is replay window.
+    if raw.max_clock_skew.0 > Duration::from_secs(3600) {
+        issues.push(
+            "webhooks.max_clock_skew",
+            "must be at most 1h: a notification dated that far ahead is not a skewed clock, and the allowance \
+             lengthens the replay window; the default is \"5m\" (keep the server's clock in sync with NTP)",
+        );
+    }
 }
 
 /// `[store]`: only SQLite for now.

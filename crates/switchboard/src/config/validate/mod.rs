@@ -148,6 +148,7 @@ fn webhooks_config(
         public_url,
         max_body: raw.max_body.0,
         max_event_age: raw.max_event_age.0,
+        max_clock_skew: raw.max_clock_skew.0,
         ack_deadline: raw.ack_deadline.0,
         apps,
     }
