@@ -27,4 +27,5 @@ mod sandbox;
 mod scan;
 mod secrets;
 mod store;
+mod store_health;
 mod webhooks;
