@@ -56,6 +56,7 @@ impl Harness {
             IngressLimits {
                 max_body: 1 << 20,
                 max_event_age: Duration::from_secs(3600),
+                max_clock_skew: Duration::from_secs(300),
                 // Generous: a busy machine must not turn a slow fsync into a 503 "finding".
                 ack_deadline: Duration::from_secs(60),
             },

@@ -44,18 +44,24 @@ pub enum ErrorCode {
     SignatureMalformed,
     /// 401: the `X-Hub-Signature` matches no configured client secret.
     SignatureMismatch,
+    /// 400: the webhook carries more than one `X-Hub-Signature` header.
+    SignatureRepeated,
     /// 400: the webhook body is not a JSON notification.
     InvalidJson,
     /// 400: the notification has no (or an empty) `id` or `topic`.
     MissingFields,
     /// 400: the notification is older than `webhooks.max_event_age`.
     TooOld,
+    /// 400: the notification's `created_at` is further ahead than `webhooks.max_clock_skew`.
+    TooNew,
     /// 503: the webhook was not stored (store failed or missed `webhooks.ack_deadline`); retry.
     Unavailable,
     /// 404: the admin API is off because `admin.key` is not set.
     AdminDisabled,
     /// 401: the admin key is missing or wrong.
     Unauthorized,
+    /// 429: this client failed admin authentication too often; it must wait.
+    AdminThrottled,
     /// 400: the request's body, query or path is not what the endpoint takes.
     BadRequest,
     /// 415: the body is not sent as `Content-Type: application/json`.
@@ -70,22 +76,31 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the endpoint exists but not for this method.
     MethodNotAllowed,
+    /// 408: the request's body did not arrive within `server.body_timeout`.
+    RequestTimeout,
+    /// 503: the listener is at `server.max_connections`; retry after `Retry-After`.
+    Overloaded,
+    /// 503: the request was not answered within `server.request_timeout`; retry.
+    Timeout,
 }
 
 impl ErrorCode {
     /// Every code, in the order of docs/errors.md.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::UnknownApp,
         ErrorCode::BodyTooLarge,
         ErrorCode::SignatureMissing,
         ErrorCode::SignatureMalformed,
         ErrorCode::SignatureMismatch,
+        ErrorCode::SignatureRepeated,
         ErrorCode::InvalidJson,
         ErrorCode::MissingFields,
         ErrorCode::TooOld,
+        ErrorCode::TooNew,
         ErrorCode::Unavailable,
         ErrorCode::AdminDisabled,
         ErrorCode::Unauthorized,
+        ErrorCode::AdminThrottled,
         ErrorCode::BadRequest,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::UnprocessableEntity,
@@ -93,6 +108,9 @@ impl ErrorCode {
         ErrorCode::ShuttingDown,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
+        ErrorCode::Overloaded,
+        ErrorCode::Timeout,
     ];
 
     /// The code as it appears in `errors[].code`.
@@ -103,12 +121,15 @@ impl ErrorCode {
             ErrorCode::SignatureMissing => "signature_missing",
             ErrorCode::SignatureMalformed => "signature_malformed",
             ErrorCode::SignatureMismatch => "signature_mismatch",
+            ErrorCode::SignatureRepeated => "signature_repeated",
             ErrorCode::InvalidJson => "invalid_json",
             ErrorCode::MissingFields => "missing_fields",
             ErrorCode::TooOld => "too_old",
+            ErrorCode::TooNew => "too_new",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::AdminDisabled => "admin_disabled",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::AdminThrottled => "admin_throttled",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::UnprocessableEntity => "unprocessable_entity",
@@ -116,27 +137,37 @@ impl ErrorCode {
             ErrorCode::ShuttingDown => "shutting_down",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Timeout => "timeout",
         }
     }
 
     /// The HTTP status answered with this code.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidJson | ErrorCode::MissingFields | ErrorCode::TooOld | ErrorCode::BadRequest => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::InvalidJson
+            | ErrorCode::MissingFields
+            | ErrorCode::TooOld
+            | ErrorCode::TooNew
+            | ErrorCode::SignatureRepeated
+            | ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::AdminThrottled => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::SignatureMissing
             | ErrorCode::SignatureMalformed
             | ErrorCode::SignatureMismatch
             | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UnknownApp | ErrorCode::AdminDisabled | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnprocessableEntity => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Unavailable | ErrorCode::StoreUnavailable | ErrorCode::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::Unavailable
+            | ErrorCode::StoreUnavailable
+            | ErrorCode::ShuttingDown
+            | ErrorCode::Overloaded
+            | ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

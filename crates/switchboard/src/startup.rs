@@ -5,7 +5,10 @@
 //!
 //! Shutdown order matters for invariant 1: stop accepting connections and let in-flight webhook
 //! requests finish (each either committed and answered 200, or answered 503), then stop the
-//! dispatcher (its unfinished leases return to the queue), then flush and close the store.
+//! dispatcher (its unfinished leases return to the queue), then flush and close the store. With
+//! `server.internal_listen` set there are two listeners, and both drain before the dispatcher stops.
+
+mod listener;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -62,14 +65,26 @@ pub enum StartupError {
     /// The alert engine could not be built.
     #[error(transparent)]
     Alerts(#[from] crate::alerts::AlertsError),
+    /// The internal listen address could not be bound.
+    #[error(
+        "cannot listen on {addr} (server.internal_listen): {source}; free the port or choose another in server.internal_listen"
+    )]
+    BindInternal {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// TLS could not be set up.
     #[error(
         "cannot load the TLS certificate or key: {0}; check server.tls_cert and server.tls_key (PEM files)"
     )]
     Tls(std::io::Error),
-    /// Serving failed.
-    #[error("the HTTP server failed: {0}")]
-    Serve(std::io::Error),
+    /// The store's writer stopped while serving: nothing more could be stored.
+    #[error(
+        "the store's writer stopped ({0}); exiting so that the service is restarted (see the log above for the cause)"
+    )]
+    WriterLost(String),
 }
 
 /// Why `serve` (configured or `--sandbox`) stopped with an error.
@@ -92,6 +107,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let app = Application::build(&config, secrets).await?;
     tracing::info!(
         listen = %app.local_addr(),
+        internal_listen = app.internal_addr().map(tracing::field::display),
         environment = %config.environment,
         "switchboard is serving"
     );
@@ -104,6 +120,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `server.internal_listen` bound, and what it serves.
+    internal: Option<(TcpListener, Router)>,
     readiness: Readiness,
     secrets: Secrets,
     store: Arc<dyn Store>,
@@ -123,7 +141,7 @@ impl Application {
         // ages, store timestamps and leases the CLI also reads) follows the wall clock; the alert
         // engine measures windows, which an NTP step must not shrink or stretch, so it gets a clock
         // anchored to the monotonic one.
-        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new())).await
+        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new()), None).await
     }
 
     /// [`Application::build`] with every time-dependent part on `clock`: the ingress age check,
@@ -134,7 +152,19 @@ impl Application {
         secrets: LoadedSecrets,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        Self::assemble(config, secrets, clock.clone(), clock).await
+        Self::assemble(config, secrets, clock.clone(), clock, None).await
+    }
+
+    /// [`Application::build`] over `store`, opened by the caller instead of from `config.store`,
+    /// so that a test can hold the concrete store (a [`store::SqliteStore`], to make its disk look
+    /// full) while the service runs on it.
+    pub async fn build_on(
+        config: &Config,
+        secrets: LoadedSecrets,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartupError> {
+        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new()), Some(store))
+            .await
     }
 
     async fn assemble(
@@ -142,19 +172,31 @@ impl Application {
         secrets: LoadedSecrets,
         clock: SharedClock,
         alert_clock: SharedClock,
+        store: Option<Arc<dyn Store>>,
     ) -> Result<Self, StartupError> {
         // Load TLS first: a bad certificate should stop startup before anything else is opened.
         let tls = match &config.server.tls {
-            Some(files) => Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+            Some(files) => Some(listener::http1_only(
+                &axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
                     .await
                     .map_err(StartupError::Tls)?,
+            )),
+            None => None,
+        };
+        let store = match store {
+            Some(store) => store,
+            None => store::open(&config.store)?,
+        };
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
+        let internal_listener = match config.server.internal_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::BindInternal { addr, source })?,
             ),
             None => None,
         };
-        let store = store::open(&config.store)?;
-        let addr = config.server.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let wake = Arc::new(Notify::new());
 
         let mut apps =
@@ -175,6 +217,7 @@ impl Application {
         let limits = IngressLimits {
             max_body: config.webhooks.max_body,
             max_event_age: config.webhooks.max_event_age,
+            max_clock_skew: config.webhooks.max_clock_skew,
             ack_deadline: config.webhooks.ack_deadline,
         };
         let ingress = Ingress::new(apps, routing, store.clone(), limits, wake.clone(), clock.clone());
@@ -207,10 +250,14 @@ impl Application {
         let metrics = install_metrics()?;
         let alerts = AlertEngine::new(config.alerts.clone(), alert_clock, metrics.tap())?
             .with_channel_secrets(&secrets.alert_secrets);
-        let readiness = Readiness::new(store.clone());
+        // A writer stuck past the ack deadline means webhooks are being refused: not ready.
+        let stall = config.webhooks.ack_deadline;
+        let readiness = Readiness::new(store.clone()).writer_stall_after(stall);
         let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
-        let health =
-            Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval, clock.clone()));
+        let health = Arc::new(
+            Health::new(intercom, store.clone(), config.health.probe_interval, clock.clone())
+                .writer_stall_after(stall),
+        );
         let webhooks = ingress::routes(&config.webhooks.path, ingress);
         let admin = admin::router(AdminState {
             store: store.clone(),
@@ -218,22 +265,28 @@ impl Application {
             wake,
             clock: clock.clone(),
         });
-        let router = Router::new()
+        // Probes answer on every listener: orchestrators check whichever port they reach.
+        let probes = Router::new()
             .route("/livez", get(health::livez))
             .route("/readyz", get(health::readyz))
-            .with_state(readiness.clone())
+            .with_state(readiness.clone());
+        let operations = Router::new()
             .route("/health", get(health::health).with_state(health.clone()))
-            .merge(webhooks)
             .merge(telemetry::metrics_router(metrics.handle()))
             .merge(crate::alerts::router(alerts.clone()))
-            .nest("/admin", admin)
-            // Last, so that they reach every route above; both answer the error envelope.
-            .fallback(http_error::not_found)
-            .method_not_allowed_fallback(http_error::method_not_allowed);
-        let router = traced(router);
+            .nest("/admin", admin);
+        // What Intercom reaches serves only what Intercom needs once an internal listener takes the
+        // rest: `/health` names the app and the destinations, `/metrics` the traffic, `/admin` acts.
+        let (router, internal) = match internal_listener {
+            None => (probes.merge(webhooks).merge(operations), None),
+            Some(internal) => {
+                (probes.clone().merge(webhooks), Some((internal, finish(probes.merge(operations)))))
+            }
+        };
         Ok(Application {
             listener,
-            router,
+            router: finish(router),
+            internal,
             readiness,
             secrets: Secrets::new(secrets.all()),
             store,
@@ -250,6 +303,14 @@ impl Application {
     pub fn local_addr(&self) -> SocketAddr {
         // A bound listener always has a local address; fall back to the unspecified one defensively.
         self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The address the internal listener actually bound, when `server.internal_listen` is set.
+    pub fn internal_addr(&self) -> Option<SocketAddr> {
+        // As in `local_addr`: a bound listener has an address; the fallback is only defensive.
+        self.internal.as_ref().map(|(listener, _)| {
+            listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        })
     }
 
     /// The store the service writes to.
@@ -312,31 +373,40 @@ impl Application {
             let _ = stop_tx.send(true);
         };
         let drain_timeout = self.config.server.shutdown_timeout;
-        let server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match self.tls {
-            None => {
-                Box::pin(axum::serve(self.listener, self.router).with_graceful_shutdown(signal).into_future())
+        let server = &self.config.server;
+        let limits = listener::Limits {
+            header_timeout: server.header_timeout,
+            body_timeout: server.body_timeout,
+            write_timeout: server.write_timeout,
+            request_timeout: server.request_timeout,
+            max_connections: server.max_connections,
+        };
+        let public =
+            listener::serve("public", self.listener, self.tls.clone(), self.router, limits, stop_rx.clone());
+        let (tls, internal_stop, internal) = (self.tls.clone(), stop_rx.clone(), self.internal);
+        let internal = async move {
+            if let Some((listener, router)) = internal {
+                listener::serve("internal", listener, tls, router, limits, internal_stop).await;
             }
-            Some(tls) => {
-                let listener = self.listener.into_std().map_err(StartupError::Serve)?;
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    signal.await;
-                    stopper.graceful_shutdown(Some(drain_timeout));
-                });
-                Box::pin(
-                    axum_server::from_tcp_rustls(listener, tls)
-                        .handle(handle)
-                        .serve(self.router.into_make_service()),
-                )
-            }
+        };
+        // Both listeners drain together, within the one shutdown timeout, before the dispatcher stops.
+        let served = async move {
+            tokio::join!(signal, public, internal);
         };
         let drained = async move {
             stopped(&mut drain_started).await;
             tokio::time::sleep(drain_timeout).await;
         };
-        let served = tokio::select! {
-            result = server => result.map_err(StartupError::Serve),
+        let store = self.store.clone();
+        let outcome = tokio::select! {
+            () = served => Ok(()),
+            // Fatal: every webhook would get 503 for as long as the process lives. Exiting lets the
+            // supervisor restart it with a fresh writer; in-flight requests are cut off, and none of
+            // them was acknowledged without a commit.
+            reason = store.writer_lost() => {
+                tracing::error!(%reason, "the store's writer stopped; exiting so that the service is restarted");
+                Err(StartupError::WriterLost(reason))
+            }
             () = drained => {
                 tracing::warn!(
                     timeout = %humantime::format_duration(drain_timeout),
@@ -350,7 +420,7 @@ impl Application {
         background.shutdown().await;
         self.store.close().await;
         tracing::info!("stopped");
-        served
+        outcome
     }
 }
 
@@ -391,6 +461,13 @@ pub fn install_metrics() -> Result<MetricsPipeline, TelemetryError> {
     let pipeline = MetricsPipeline { handle, tap };
     *installed = Some(pipeline.clone());
     Ok(pipeline)
+}
+
+/// Completes a listener's router: the error envelope for unknown paths and methods, then request
+/// ids and tracing around everything.
+fn finish(router: Router) -> Router {
+    // Last, so that they reach every route above; both answer the error envelope.
+    traced(router.fallback(http_error::not_found).method_not_allowed_fallback(http_error::method_not_allowed))
 }
 
 /// Wraps the whole router: a request id for every request (`X-Request-Id`, error bodies), then a

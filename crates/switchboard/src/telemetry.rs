@@ -118,7 +118,12 @@ metrics! {
     WEBHOOKS_REFUSED("webhooks_refused_total") {
         kind: Counter,
         labels: ["reason"],
-        help: "Webhooks refused before storing, by reason (too_large, invalid_json, missing_fields, too_old).",
+        help: "Webhooks refused before storing, by reason (too_large, timeout, invalid_json, missing_fields, too_old, too_new).",
+    }
+    HTTP_CONNECTIONS_SHED("http_connections_shed_total") {
+        kind: Counter,
+        labels: ["listener", "action"],
+        help: "Connections over server.max_connections, by listener (public, internal) and action (answered 503, closed).",
     }
     WEBHOOK_VERIFICATION_FAILURES("webhook_verification_failures_total") {
         kind: Counter,

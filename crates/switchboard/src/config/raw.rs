@@ -40,6 +40,12 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     pub(super) listen: String,
+    pub(super) internal_listen: Option<String>,
+    pub(super) header_timeout: HumanDuration,
+    pub(super) body_timeout: HumanDuration,
+    pub(super) write_timeout: HumanDuration,
+    pub(super) request_timeout: HumanDuration,
+    pub(super) max_connections: usize,
     pub(super) shutdown_timeout: HumanDuration,
     pub(super) shutdown_delay: HumanDuration,
     pub(super) tls_cert: Option<PathBuf>,
@@ -51,6 +57,12 @@ impl Default for RawServer {
     fn default() -> Self {
         RawServer {
             listen: "127.0.0.1:8080".into(),
+            internal_listen: None,
+            header_timeout: HumanDuration(Duration::from_secs(10)),
+            body_timeout: HumanDuration(Duration::from_secs(30)),
+            write_timeout: HumanDuration(Duration::from_secs(30)),
+            request_timeout: HumanDuration(Duration::from_secs(60)),
+            max_connections: 256,
             shutdown_timeout: HumanDuration(Duration::from_secs(30)),
             shutdown_delay: HumanDuration(Duration::ZERO),
             tls_cert: None,
@@ -94,6 +106,7 @@ pub(super) struct RawWebhooks {
     pub(super) public_url: Option<String>,
     pub(super) max_body: ByteSize,
     pub(super) max_event_age: HumanDuration,
+    pub(super) max_clock_skew: HumanDuration,
     pub(super) ack_deadline: HumanDuration,
     pub(super) apps: Vec<RawWebhookApp>,
 }
@@ -113,6 +126,7 @@ impl Default for RawWebhooks {
             public_url: None,
             max_body: ByteSize(1024 * 1024),
             max_event_age: HumanDuration(Duration::from_secs(24 * 3600)),
+            max_clock_skew: HumanDuration(Duration::from_secs(5 * 60)),
             ack_deadline: HumanDuration(Duration::from_secs(3)),
             apps: Vec::new(),
         }
@@ -196,6 +210,8 @@ pub(super) struct RawDestination {
     pub(super) secret: Option<String>,
     #[serde(default = "destination_timeout")]
     pub(super) timeout: HumanDuration,
+    #[serde(default)]
+    pub(super) allow_plain_http: bool,
 }
 
 fn destination_timeout() -> HumanDuration {

@@ -1,9 +1,16 @@
 //! The configuration's secrets by [`SecretSlot`]: which references it holds, and their resolution
 //! into live [`Secret`]s.
 
-use crate::secrets::{Secret, SecretRef, SecretSlot};
+use crate::alerts::ChannelKind;
+use crate::delivery::signing;
+use crate::secrets::{Secret, SecretCheck, SecretRef, SecretSlot};
 
-use super::{Config, ConfigError, ConfigIssue, DestinationConfig};
+use super::{Config, ConfigError, ConfigIssue, DestinationConfig, Environment};
+
+/// The shortest admin key production accepts, in bytes: 128 bits. A key's strength is counted as 8
+/// bits per byte of its text, an upper bound (a hex key holds 4 bits per character), so this only
+/// refuses keys certain to be too weak; 32 random bytes written as hex (64 characters) pass with room.
+pub const MIN_ADMIN_KEY_BYTES: usize = 16;
 
 /// The secrets of a configuration, resolved and live.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +104,19 @@ impl Config {
         refs
     }
 
+    /// The rule the value at `slot` must follow: signing keys (a destination's, a webhook alert
+    /// channel's) must be usable as one.
+    fn secret_check(&self, slot: SecretSlot) -> Option<SecretCheck> {
+        let signs = match slot {
+            SecretSlot::DestinationSecret(_) => true,
+            SecretSlot::AlertChannelSecret(i) => {
+                self.alerts.channels.get(i).is_some_and(|channel| channel.kind == ChannelKind::Webhook)
+            }
+            _ => false,
+        };
+        signs.then_some(signing::check_signing_secret as SecretCheck)
+    }
+
     /// Resolves every secret reference; every failure is reported with its key.
     pub async fn load_secrets(&self) -> Result<LoadedSecrets, ConfigError> {
         let mut loaded = LoadedSecrets {
@@ -105,9 +125,29 @@ impl Config {
         };
         let mut issues = Vec::new();
         for (slot, reference) in self.secret_refs() {
-            match Secret::load(&slot.to_string(), reference.clone(), self.secrets.exec_timeout).await {
+            let check = self.secret_check(slot);
+            match Secret::load_checked(&slot.to_string(), reference.clone(), self.secrets.exec_timeout, check)
+                .await
+            {
                 Ok(secret) => loaded.put(slot, secret, &self.destinations),
                 Err(e) => issues.push(ConfigIssue { key: slot.to_string(), message: e.to_string() }),
+            }
+        }
+        if self.environment == Environment::Production
+            && let Some(key) = &loaded.admin_key
+        {
+            let bytes = key.with_value(str::len);
+            if bytes < MIN_ADMIN_KEY_BYTES {
+                issues.push(ConfigIssue {
+                    key: SecretSlot::AdminKey.to_string(),
+                    message: format!(
+                        "the key is {bytes} bytes (at most {} bits); production needs at least 128 bits \
+                         ({MIN_ADMIN_KEY_BYTES} bytes or more) so that it cannot be guessed; generate one with \
+                         `openssl rand -hex 32` (32 random bytes as 64 hex characters) and store it where the \
+                         reference points",
+                        bytes * 8
+                    ),
+                });
             }
         }
         if !issues.is_empty() {

@@ -13,7 +13,10 @@ use serde::{Serialize, Serializer};
 
 use super::Environment;
 use super::raw::RawConfig;
-use super::render::{alerts_or_note, display, display_each, display_some, environments, path, path_some};
+use super::render::{
+    alerts_or_note, display, display_each, display_some, environments, mask_url, masked_url, masked_url_some,
+    path, path_some,
+};
 use super::units::durations_text;
 use super::validate::validate;
 use crate::alerts::AlertSettings;
@@ -70,6 +73,27 @@ pub struct ServerConfig {
     /// Address to listen on.
     #[serde(serialize_with = "display")]
     pub listen: SocketAddr,
+    /// A second address for everything but the webhooks and probes (admin API, `/metrics`,
+    /// `/alerts`, `/health`); unset, `listen` serves everything.
+    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    pub internal_listen: Option<SocketAddr>,
+    /// How long a client may take to send a request's headers (and a TLS handshake) before its
+    /// connection is closed; also how long an idle keep-alive connection stays open.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's whole body once its headers arrived.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub body_timeout: Duration,
+    /// How long a connection's writes may make no progress (a client that stops reading) before
+    /// the connection is closed.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub write_timeout: Duration,
+    /// How long a request may take from its headers to its answer (body included) before it is
+    /// answered 503 `timeout`.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub request_timeout: Duration,
+    /// Most connections open at once on each listener; beyond, clients get 503 with `Retry-After`.
+    pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub shutdown_timeout: Duration,
@@ -122,7 +146,10 @@ impl Serialize for IntercomEndpoint {
                 map.serialize_entry("region", region.as_str())?;
                 map.serialize_entry("api_base_url", &self.base_url())?;
             }
-            IntercomEndpoint::BaseUrl(_) => map.serialize_entry("base_url", &self.base_url())?,
+            IntercomEndpoint::BaseUrl(url) => {
+                let shown = mask_url(url);
+                map.serialize_entry("base_url", shown.trim_end_matches('/'))?;
+            }
         }
         map.end()
     }
@@ -158,13 +185,16 @@ pub struct WebhooksConfig {
     #[serde(serialize_with = "display_each")]
     pub client_secrets: Vec<SecretRef>,
     /// The URL Intercom is configured to call.
-    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "masked_url_some", skip_serializing_if = "Option::is_none")]
     pub public_url: Option<url::Url>,
     /// Largest body accepted (413 beyond).
     pub max_body: usize,
     /// Notifications created longer ago than this are refused (replay protection).
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub max_event_age: Duration,
+    /// Notifications created further in the future than this are refused (a sender's clock ahead).
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub max_clock_skew: Duration,
     /// Longest wait for the store's commit before answering 503.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub ack_deadline: Duration,
@@ -205,7 +235,7 @@ pub struct DestinationConfig {
     /// A unique name (used in metrics and the CLI).
     pub name: String,
     /// Where events are POSTed.
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "masked_url")]
     pub url: url::Url,
     /// Which topics it receives.
     #[serde(serialize_with = "display_each")]
@@ -216,6 +246,8 @@ pub struct DestinationConfig {
     /// How long one attempt may take.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub timeout: Duration,
+    /// Accepts an `http://` URL in production, where event bodies would cross the network in clear.
+    pub allow_plain_http: bool,
 }
 
 /// `[health]`
@@ -232,7 +264,7 @@ pub struct StatusPageConfig {
     /// Whether the status page is polled.
     pub enabled: bool,
     /// The Statuspage `status.json` URL.
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "masked_url")]
     pub url: url::Url,
     /// How often it is polled.
     #[serde(serialize_with = "humantime_serde::serialize")]
@@ -278,7 +310,7 @@ pub struct PreflightConfig {
     /// Least share of the rate-limit window that must be left (`X-RateLimit-Remaining / Limit`).
     pub min_headroom: f64,
     /// The deployed service's `/health`; derived from `server.listen` when absent.
-    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "masked_url_some", skip_serializing_if = "Option::is_none")]
     pub health_url: Option<url::Url>,
     /// A PEM CA certificate trusted besides the system's, for endpoints behind a private CA.
     #[serde(serialize_with = "path_some", skip_serializing_if = "Option::is_none")]

@@ -2,11 +2,18 @@
 //!
 //! The order of checks is the security and durability contract: size limit, then the signature
 //! over the raw bytes (nothing unverified is parsed or stored), then the envelope, then the age
-//! (replay protection), then a durable insert bounded by `webhooks.ack_deadline`. Only an insert
-//! that committed gets a 2xx (invariant 1); anything else gets a status that makes Intercom retry.
+//! (replay protection: a `created_at` is required, no older than `webhooks.max_event_age` and no
+//! further ahead than `webhooks.max_clock_skew`), then a durable insert bounded by
+//! `webhooks.ack_deadline`. Only an insert that committed gets a 2xx (invariant 1); anything else
+//! gets a status that makes Intercom retry.
+//!
+//! A refused signature is counted exactly (`webhook_verification_failures_total`) but logged at most
+//! once per [`SIGNATURE_WARN_EVERY`] per app, with how many were left unlogged: anyone can send bad
+//! signatures, and a WARN line for each would let them flood the log.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -17,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_clock::SharedClock;
+use switchboard_clock::{Clock, SharedClock};
 use tokio::sync::Notify;
 
 use super::signature::{self, SignatureError};
@@ -31,6 +38,8 @@ use crate::telemetry::names;
 pub const DEFAULT_APP: &str = "default";
 /// How long a 503 asks Intercom to wait; Intercom retries after about a minute anyway.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// At most one WARN line per app about refused signatures in this long; the rest are counted.
+pub const SIGNATURE_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// One Intercom app accepted by the ingress.
 #[derive(Debug, Clone)]
@@ -54,9 +63,11 @@ struct IngressInner {
     store: Arc<dyn Store>,
     max_body: usize,
     max_event_age: Duration,
+    max_clock_skew: Duration,
     ack_deadline: Duration,
     stored: Arc<Notify>,
     clock: SharedClock,
+    signature_warnings: WarnSampler,
 }
 
 impl Ingress {
@@ -78,11 +89,23 @@ impl Ingress {
                 store,
                 max_body: limits.max_body,
                 max_event_age: limits.max_event_age,
+                max_clock_skew: limits.max_clock_skew,
                 ack_deadline: limits.ack_deadline,
                 stored,
                 clock,
+                signature_warnings: WarnSampler::new(SIGNATURE_WARN_EVERY),
             }),
         }
+    }
+
+    /// The app served at `name`, or the 404 for a path no app is configured at.
+    fn app(&self, name: &str) -> Result<&IngressApp, HttpError> {
+        self.inner.apps.iter().find(|a| a.name == name).ok_or_else(|| {
+            HttpError::new(
+                ErrorCode::UnknownApp,
+                "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
+            )
+        })
     }
 }
 
@@ -93,6 +116,8 @@ pub struct IngressLimits {
     pub max_body: usize,
     /// Oldest `created_at` accepted.
     pub max_event_age: Duration,
+    /// How far in the future a `created_at` may be (the sender's clock running ahead of ours).
+    pub max_clock_skew: Duration,
     /// Longest wait for a durable commit.
     pub ack_deadline: Duration,
 }
@@ -112,14 +137,26 @@ pub fn routes(path: &str, ingress: Ingress) -> axum::Router {
     use axum::routing::post;
     let path = path.trim_end_matches('/');
     axum::Router::new()
-        .route(path, post(receive_default).head(head))
-        .route(&format!("{path}/{{app}}"), post(receive_named).head(head))
+        .route(path, post(receive_default).head(head_default))
+        .route(&format!("{path}/{{app}}"), post(receive_named).head(head_named))
         .with_state(ingress)
 }
 
-/// `HEAD`: Intercom validates the URL with it before it saves a subscription.
-pub async fn head() -> StatusCode {
+/// `HEAD {webhooks.path}`: Intercom validates the URL with it before it saves a subscription. The
+/// default app is always configured.
+pub async fn head_default() -> StatusCode {
     StatusCode::OK
+}
+
+/// `HEAD {webhooks.path}/{app}`: 200 for a configured app, 404 otherwise, as `POST` would answer,
+/// so that a subscription cannot be saved at a path that will refuse every notification.
+pub async fn head_named(
+    State(ingress): State<Ingress>,
+    app: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, HttpError> {
+    let Path(app) = app?;
+    ingress.app(&app)?;
+    Ok(StatusCode::OK)
 }
 
 /// `POST {webhooks.path}`: the default app.
@@ -151,26 +188,44 @@ async fn receive(
 ) -> Result<Response, HttpError> {
     let started = Instant::now();
     let inner = &ingress.inner;
-    let Some(app) = inner.apps.iter().find(|a| a.name == app_name) else {
-        return Err(HttpError::new(
-            ErrorCode::UnknownApp,
-            "no Intercom app is configured at this path; check webhooks.path and [[webhooks.apps]]",
-        ));
+    let app = ingress.app(app_name)?;
+    let too_large = || {
+        metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
+        HttpError::new(
+            ErrorCode::BodyTooLarge,
+            format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+        )
     };
+    // Refused before a byte of the body is read: a declared length over the limit would only
+    // hold the connection (and memory) while it arrives.
+    if declared_length(headers).is_some_and(|length| length > inner.max_body as u64) {
+        return Err(too_large());
+    }
     let body: Bytes = match axum::body::to_bytes(body, inner.max_body).await {
         Ok(body) => body,
-        Err(_) => {
-            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "too_large").increment(1);
+        Err(e) if is_timeout(&e) => {
+            metrics::counter!(names::WEBHOOKS_REFUSED, "reason" => "timeout").increment(1);
             return Err(HttpError::new(
-                ErrorCode::BodyTooLarge,
-                format!("the body is over webhooks.max_body ({} bytes)", inner.max_body),
+                ErrorCode::RequestTimeout,
+                "the body did not arrive within server.body_timeout; nothing was stored",
             ));
         }
+        Err(_) => return Err(too_large()),
     };
-    let header = headers.get("x-hub-signature").and_then(|v| v.to_str().ok());
-    if let Err(e) = signature::verify(header, &body, &app.client_secrets) {
+    let verified =
+        single_signature(headers).and_then(|header| signature::verify(header, &body, &app.client_secrets));
+    if let Err(e) = verified {
         metrics::counter!(names::WEBHOOK_VERIFICATION_FAILURES, "reason" => e.reason()).increment(1);
-        tracing::warn!(app = app_name, reason = e.reason(), "webhook refused: {e}");
+        if let Some(suppressed) = inner.signature_warnings.admit(app_name, inner.clock.as_ref()) {
+            tracing::warn!(
+                app = app_name,
+                reason = e.reason(),
+                suppressed,
+                "webhook refused: {e} (at most one such line per app every {}; {suppressed} more \
+                 refused since the last one; webhook_verification_failures_total counts them all)",
+                humantime::format_duration(SIGNATURE_WARN_EVERY)
+            );
+        }
         return Err(HttpError::new(
             signature_code(e),
             format!("{e}; check that webhooks.client_secrets holds the app's current client secret"),
@@ -193,26 +248,45 @@ async fn receive(
         return Err(refuse(ErrorCode::MissingFields, "the notification's \"id\" or \"topic\" is empty"));
     }
     let now = store::now_millis(inner.clock.as_ref());
-    if let Some(created_at) = envelope.created_at {
-        let age = (now / 1000).saturating_sub(created_at);
-        if age > inner.max_event_age.as_secs() as i64 {
-            return Err(refuse(
-                ErrorCode::TooOld,
-                format!(
-                    "the notification was created {} ago, beyond webhooks.max_event_age ({}); \
-                     refused so that an old captured request cannot be replayed",
-                    humantime::format_duration(Duration::from_secs(age as u64)),
-                    humantime::format_duration(inner.max_event_age)
-                ),
-            ));
-        }
+    let Some(created_at) = envelope.created_at else {
+        // Without it no age can be checked, and the age is the only replay guard once retention
+        // has dropped the deduplication key.
+        return Err(refuse(
+            ErrorCode::MissingFields,
+            "the notification has no \"created_at\"; it is required so that a captured request cannot be \
+             replayed",
+        ));
+    };
+    let age = (now / 1000).saturating_sub(created_at);
+    if age > i64::try_from(inner.max_event_age.as_secs()).unwrap_or(i64::MAX) {
+        return Err(refuse(
+            ErrorCode::TooOld,
+            format!(
+                "the notification was created {} ago, beyond webhooks.max_event_age ({}); \
+                 refused so that an old captured request cannot be replayed",
+                humantime::format_duration(Duration::from_secs(age.unsigned_abs())),
+                humantime::format_duration(inner.max_event_age)
+            ),
+        ));
+    }
+    // A created_at far ahead would stay "young" for as long as it likes: a replay window of its own.
+    if age < 0 && age.unsigned_abs() > inner.max_clock_skew.as_secs() {
+        return Err(refuse(
+            ErrorCode::TooNew,
+            format!(
+                "the notification's created_at is {} in the future, beyond webhooks.max_clock_skew ({}); \
+                 check this server's clock (NTP)",
+                humantime::format_duration(Duration::from_secs(age.unsigned_abs())),
+                humantime::format_duration(inner.max_clock_skew)
+            ),
+        ));
     }
     let event = NewEvent {
         app: app.name.clone(),
         notification_id: id.into_owned(),
         topic: topic.clone().into_owned(),
         destinations: inner.routing.destinations_for(&topic),
-        created_at: envelope.created_at,
+        created_at: Some(created_at),
         received_at: now,
         body: body.clone(),
     };
@@ -253,6 +327,24 @@ async fn receive(
     response
 }
 
+/// The request's `Content-Length`, when it has one that parses.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Whether reading the body failed on the listener's body deadline (`server.body_timeout`), which
+/// fails the read with an `io::Error` of kind `TimedOut`.
+fn is_timeout(error: &axum::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if error.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
 /// Topics are signed by Intercom, so they are trusted as labels, but bounded anyway: a label per
 /// known prefix keeps the metric's cardinality fixed even if Intercom adds topics.
 fn metric_topic(topic: &str) -> String {
@@ -270,6 +362,58 @@ fn signature_code(error: SignatureError) -> ErrorCode {
         SignatureError::Missing => ErrorCode::SignatureMissing,
         SignatureError::Malformed => ErrorCode::SignatureMalformed,
         SignatureError::Mismatch => ErrorCode::SignatureMismatch,
+        SignatureError::Repeated => ErrorCode::SignatureRepeated,
+    }
+}
+
+/// The one `X-Hub-Signature` of the request. Several are refused rather than one of them picked:
+/// a proxy or client that repeats the header is not sending what Intercom sends, and which copy a
+/// hop in between reads is anyone's guess.
+fn single_signature(headers: &HeaderMap) -> Result<Option<&str>, SignatureError> {
+    let mut values = headers.get_all("x-hub-signature").iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(value), None) => value.to_str().map(Some).map_err(|_| SignatureError::Malformed),
+        (Some(_), Some(_)) => Err(SignatureError::Repeated),
+    }
+}
+
+/// Lets one log line per key through every `every`, and counts those it held back, so that a
+/// refusal anyone can trigger cannot flood the log. Keys are configured app names, so the map stays
+/// as small as the configuration.
+#[derive(Debug)]
+struct WarnSampler {
+    every: Duration,
+    /// Per key: when a line was last let through (Unix ms), and how many were held back since.
+    last: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl WarnSampler {
+    fn new(every: Duration) -> Self {
+        WarnSampler { every, last: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Some(held back since the last line)` when a line for `key` may be written now.
+    fn admit(&self, key: &str, clock: &dyn Clock) -> Option<u64> {
+        let now = clock.now_millis();
+        let every = u64::try_from(self.every.as_millis()).unwrap_or(u64::MAX);
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match last.get_mut(key) {
+            // A clock stepped backwards counts as a window that has passed rather than one that never ends.
+            Some((at, held)) if now >= *at && now - *at < every => {
+                *held += 1;
+                None
+            }
+            Some((at, held)) => {
+                let suppressed = std::mem::take(held);
+                *at = now;
+                Some(suppressed)
+            }
+            None => {
+                last.insert(key.to_owned(), (now, 0));
+                Some(0)
+            }
+        }
     }
 }
 
@@ -283,4 +427,30 @@ fn refuse(kind: ErrorCode, message: impl Into<Cow<'static, str>>) -> HttpError {
 /// A 503 that makes Intercom retry: the event was not stored.
 fn unavailable(message: &'static str) -> HttpError {
     HttpError::new(ErrorCode::Unavailable, message).retry_after(RETRY_AFTER)
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_clock::ManualClock;
+
+    use super::*;
+
+    #[test]
+    fn refusal_lines_are_sampled_per_app_and_report_what_they_held_back() {
+        let clock = ManualClock::at_secs(1_800_000_000);
+        let sampler = WarnSampler::new(Duration::from_secs(10));
+        assert_eq!(sampler.admit("default", &clock), Some(0), "the first line goes out");
+        for _ in 0..41 {
+            assert_eq!(sampler.admit("default", &clock), None);
+        }
+        assert_eq!(sampler.admit("eu", &clock), Some(0), "each app has its own allowance");
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(sampler.admit("default", &clock), None);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(sampler.admit("default", &clock), Some(42), "the next line says how many were held back");
+        assert_eq!(sampler.admit("default", &clock), None);
+        // A clock stepped backwards does not silence the app for good.
+        clock.set_millis(1_000);
+        assert_eq!(sampler.admit("default", &clock), Some(1));
+    }
 }

@@ -20,6 +20,9 @@ pub enum SignatureError {
     /// Well-formed, but no configured client secret produces it.
     #[error("the X-Hub-Signature does not match the body under any configured client secret")]
     Mismatch,
+    /// More than one `X-Hub-Signature` header (Intercom sends exactly one).
+    #[error("the request has more than one X-Hub-Signature header; send exactly one")]
+    Repeated,
 }
 
 impl SignatureError {
@@ -29,6 +32,7 @@ impl SignatureError {
             SignatureError::Missing => "missing",
             SignatureError::Malformed => "malformed",
             SignatureError::Mismatch => "mismatch",
+            SignatureError::Repeated => "repeated",
         }
     }
 }

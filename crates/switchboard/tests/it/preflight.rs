@@ -612,3 +612,46 @@ async fn a_dotenv_file_fails_secret_storage_in_production_and_warns_elsewhere() 
     let report = preflight::preflight(&with_source(&staging)).await.unwrap();
     assert_status(&report, CheckId::SecretStorage, Status::Warn);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn production_warns_when_admin_or_metrics_answer_on_a_public_address() {
+    let sim = start_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    let production_file = write_env(dir.path(), "production", &sim, &production(&sim));
+    let staging_file = write_env(dir.path(), "staging", &sim, &staging(&sim));
+    // The listeners are set through the environment layer, as a deployment manifest would.
+    let exposure = async |config: &Path, listen: &str, internal: Option<&str>| {
+        let mut vars = vec![("SWITCHBOARD_SERVER__LISTEN".to_owned(), listen.to_owned())];
+        if let Some(internal) = internal {
+            vars.push(("SWITCHBOARD_SERVER__INTERNAL_LISTEN".to_owned(), internal.to_owned()));
+        }
+        let options = PreflightOptions { env_vars: Some(vars), ..only(config, &[CheckId::Monitoring]) };
+        let report = preflight::preflight(&options).await.unwrap();
+        let check = result(&report, CheckId::Monitoring).clone();
+        let item = check.evidence.iter().find(|e| e.item == "operations endpoints").cloned();
+        (check.status, item)
+    };
+
+    // One listener on every interface: Intercom's listener also answers /admin and /metrics.
+    let (status, item) = exposure(&production_file, "0.0.0.0:8443", None).await;
+    let item = item.expect("an operations endpoints row in production");
+    assert_eq!((status, item.status), (Status::Warn, Status::Warn));
+    assert!(item.measured.contains("set server.internal_listen"), "{}", item.measured);
+    // An internal listener, but on every interface again.
+    let (status, item) = exposure(&production_file, "0.0.0.0:8443", Some("0.0.0.0:9090")).await;
+    assert_eq!((status, item.unwrap().status), (Status::Warn, Status::Warn));
+    // A private or loopback internal listener is what production wants.
+    for internal in ["10.1.2.3:9090", "127.0.0.1:9090"] {
+        let (status, item) = exposure(&production_file, "0.0.0.0:8443", Some(internal)).await;
+        assert_eq!((status, item.unwrap().status), (Status::Pass, Status::Pass), "{internal}");
+    }
+    // One loopback listener (a sidecar proxy in front) exposes nothing.
+    let (status, item) = exposure(&production_file, "127.0.0.1:8443", None).await;
+    assert_eq!((status, item.unwrap().status), (Status::Pass, Status::Pass));
+    // Outside production the row is not there.
+    let (_, item) = exposure(&staging_file, "0.0.0.0:8443", None).await;
+    assert!(item.is_none(), "{item:?}");
+}

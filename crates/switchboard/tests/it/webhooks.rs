@@ -6,8 +6,9 @@ use std::time::Duration;
 use switchboard::clock::{ManualClock, SystemClock};
 use switchboard::delivery::Routing;
 use switchboard::store::{
-    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
-    InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
+    AttemptResult, ClaimExclusions, ClaimId, ClaimedDelivery, DeadLetter, DeadLetterFilter,
+    DisabledDestination, ErasureRequest, InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError,
+    StoredEvent,
 };
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
@@ -222,17 +223,26 @@ impl Store for BrokenStore {
         }
         Err(StoreError::Database("disk I/O error (database or disk is full)".into()))
     }
-    async fn claim(
+    async fn claim_except(
         &self,
         _: &str,
         _: Millis,
         _: Duration,
         _: usize,
+        _: &ClaimExclusions,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         Ok(Vec::new())
     }
-    async fn complete(&self, _: &str, _: Millis, _: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
-        Ok(())
+    async fn complete(
+        &self,
+        _: &str,
+        _: Millis,
+        _: Vec<(ClaimId, AttemptResult)>,
+    ) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    async fn renew(&self, _: &str, _: Millis, _: Duration, _: Vec<ClaimId>) -> Result<usize, StoreError> {
+        Ok(0)
     }
     async fn dead_letters(&self, _: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
         Ok(Vec::new())
@@ -276,6 +286,7 @@ async fn ingress_over(store: BrokenStore) -> String {
         IngressLimits {
             max_body: 1 << 20,
             max_event_age: Duration::from_secs(86_400),
+            max_clock_skew: Duration::from_secs(300),
             ack_deadline: Duration::from_millis(200),
         },
         Arc::new(tokio::sync::Notify::new()),
@@ -423,6 +434,140 @@ async fn unknown_paths_and_methods_get_the_envelope() {
     let (status, code, _) = error_envelope(http.delete(app.url("/admin/dlq")).send().await.unwrap()).await;
     assert_eq!((status, code.as_str()), (405, "method_not_allowed"));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_created_at_far_ahead_or_missing_is_refused() {
+    // The age check is the only replay guard once retention has dropped the dedupe key: a
+    // notification dated far ahead, or not dated at all, would slip past it forever.
+    const T0: u64 = 2_000_000_000;
+    let clock = ManualClock::at_secs(T0);
+    let app = spawn_app_on("", Arc::new(clock.clone())).await;
+    // The documented default of webhooks.max_clock_skew.
+    let skew = Duration::from_secs(300);
+    let dated = |id: &str, at: u64| {
+        switchboard::webhooks::Notification::created("a86dr8yl", "ping", at).id(id).to_json()
+    };
+
+    let response = app.notify(&dated("notif_at_skew", T0 + skew.as_secs())).await;
+    assert_eq!(response.status(), 200, "exactly webhooks.max_clock_skew ahead is still accepted");
+    let (status, code) = error_code(app.notify(&dated("notif_ahead", T0 + skew.as_secs() + 1)).await).await;
+    assert_eq!((status, code.as_str()), (400, "too_new"), "one second past webhooks.max_clock_skew");
+    let (status, code) = error_code(app.notify(&dated("notif_far", T0 + 365 * 86_400)).await).await;
+    assert_eq!((status, code.as_str()), (400, "too_new"), "a year ahead");
+    let undated = r#"{"type":"notification_event","id":"notif_undated","topic":"ping","data":{}}"#;
+    let (status, code) = error_code(app.notify(undated).await).await;
+    assert_eq!((status, code.as_str()), (400, "missing_fields"), "no created_at");
+    for id in ["notif_ahead", "notif_far", "notif_undated"] {
+        assert!(app.store.event("default", id).await.unwrap().is_none(), "{id} was refused but stored");
+    }
+
+    // Once the service's clock catches up, the same notification is simply young.
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(app.notify(&dated("notif_ahead", T0 + skew.as_secs() + 1)).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn head_answers_as_post_would_for_configured_and_unknown_apps() {
+    let dir = AppDir::new("[[webhooks.apps]]\nname = \"eu\"\nclient_secrets = [\"file:{dir}/eu_secret\"]\n");
+    dir.write("eu_secret", "eu-client-secret\n");
+    let app = dir.spawn().await;
+    let http = reqwest::Client::new();
+    assert_eq!(http.head(app.url("/webhooks/intercom")).send().await.unwrap().status(), 200);
+    assert_eq!(http.head(app.url("/webhooks/intercom/eu")).send().await.unwrap().status(), 200);
+    let unknown = app.url("/webhooks/intercom/nope");
+    let head = http.head(&unknown).send().await.unwrap();
+    assert_eq!(head.status(), 404, "HEAD on a path no app is configured at");
+    assert!(!head.headers()["x-request-id"].is_empty());
+    let post = post_signed(&http, &unknown, CLIENT_SECRET, &notification("n", "ping")).await;
+    assert_eq!(post.status(), 404, "as POST answers");
+    assert_eq!(http.head(app.url("/webhooks/intercom/%FF")).send().await.unwrap().status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn several_signature_headers_are_refused_whichever_comes_first() {
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let body = notification("notif_two_sigs", "ping");
+    let good = switchboard::webhooks::sign(CLIENT_SECRET.as_bytes(), body.as_bytes());
+    let bad = switchboard::webhooks::sign(b"another-secret", body.as_bytes());
+    for (case, first, second) in
+        [("good first", &good, &bad), ("bad first", &bad, &good), ("twice", &good, &good)]
+    {
+        let response = http
+            .post(app.url("/webhooks/intercom"))
+            .header("content-type", "application/json")
+            .header("x-hub-signature", first.as_str())
+            .header("x-hub-signature", second.as_str())
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let (status, code) = error_code(response).await;
+        assert_eq!((status, code.as_str()), (400, "signature_repeated"), "{case}");
+    }
+    assert!(
+        app.store.event("default", "notif_two_sigs").await.unwrap().is_none(),
+        "nothing refused is stored"
+    );
+    assert_eq!(app.notify(&body).await.status(), 200, "one good header is accepted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_signatures_are_counted_exactly_but_logged_sparingly() {
+    // A child process, so that its log (stderr, into a file) and /metrics hold only its own lines
+    // and counts.
+    const BAD: usize = 60;
+    let port = crate::harness::free_port();
+    // No status page polling: its lines are not what this test counts, and it would reach outside.
+    let dir = AppDir::new("[status_page]\nenabled = false\n");
+    dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+    let log_path = dir.path().join("switchboard.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = crate::harness::cli(&["serve", "--log-format", "json", "--config"])
+        .arg(dir.config())
+        .env("SWITCHBOARD_LOG", "info")
+        .command()
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    wait_until("the service is ready", || async {
+        http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let url = format!("{base}/webhooks/intercom");
+    for n in 0..BAD {
+        let body = notification(&format!("notif_forged_{n}"), "ping");
+        let response = post_signed(&http, &url, "not-the-client-secret", &body).await;
+        assert_eq!(response.status(), 401);
+    }
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let pid = child.id().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let expected = format!(r#"switchboard_webhook_verification_failures_total{{reason="mismatch"}} {BAD}"#);
+    assert!(metrics.lines().any(|l| l == expected), "the counter keeps the exact count:\n{metrics}");
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let warnings: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| {
+            l["level"] == "WARN" && l["message"].as_str().unwrap_or_default().contains("webhook refused")
+        })
+        .collect();
+    assert!(!warnings.is_empty(), "the first refusal is logged:\n{text}");
+    // One line per app every 10 s: a burst of 60 takes far less than that on any machine, but a
+    // stalled CI runner may cross one boundary, so allow a second line, never one per request.
+    assert!(warnings.len() <= 2, "{} WARN lines for {BAD} refusals:\n{text}", warnings.len());
+    assert_eq!(warnings[0]["app"], "default", "{}", warnings[0]);
+    assert_eq!(warnings[0]["reason"], "mismatch", "{}", warnings[0]);
 }
 
 // Found by the fuzz target `envelope`: bytes that are not UTF-8 inside a field the ingress does not

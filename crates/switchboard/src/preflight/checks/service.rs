@@ -1,9 +1,11 @@
 //! `status-page`, `health`, `api-quality`, `data-handling` and `monitoring`: the deployment around
 //! the Intercom calls.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use super::{Check, describe};
+use crate::config::{Environment, ServerConfig};
 use crate::health;
 use crate::logging::{BUILTIN_KEYS, Redactor};
 use crate::preflight::context::Context;
@@ -192,7 +194,8 @@ pub(super) fn data_handling(ctx: &Context) -> CheckResult {
     check.finish()
 }
 
-/// `monitoring`: alert rules on, at least one channel, the status page monitored.
+/// `monitoring`: alert rules on, at least one channel, the status page monitored, and in production
+/// the operations endpoints (`/admin`, `/metrics`, `/alerts`, `/health`) off the public listener.
 pub(super) fn monitoring(ctx: &Context) -> CheckResult {
     let mut check = Check::new(CheckId::Monitoring);
     let alerts = &ctx.config.alerts;
@@ -226,5 +229,56 @@ pub(super) fn monitoring(ctx: &Context) -> CheckResult {
     } else {
         check.warn("status_page.enabled", "false: Intercom incidents are not tracked", "true");
     }
+    if ctx.config.environment == Environment::Production {
+        operations_exposure(&mut check, &ctx.config.server);
+    }
     check.finish()
+}
+
+/// Production: `/admin`, `/metrics`, `/alerts` and `/health` answer on a loopback or private
+/// address only. `/health` names the app and the destinations, `/metrics` shows the traffic, and
+/// the admin API acts on the queue: none of it is for whoever reaches the webhook listener.
+fn operations_exposure(check: &mut Check, server: &ServerConfig) {
+    let item = "operations endpoints";
+    let expected = "/admin, /metrics, /alerts and /health on a loopback or private server.internal_listen";
+    match server.internal_listen {
+        None if server.listen.ip().is_loopback() => {
+            check.pass(item, format!("on server.listen ({}), a loopback address", server.listen), expected)
+        }
+        None => check.warn(
+            item,
+            format!(
+                "on server.listen ({}), with the webhooks: whoever reaches Intercom's listener reaches the \
+                 admin API, /metrics, /alerts and /health; set server.internal_listen to a loopback or \
+                 private address",
+                server.listen
+            ),
+            expected,
+        ),
+        Some(internal) if is_public(internal.ip()) => check.warn(
+            item,
+            format!(
+                "on server.internal_listen ({internal}), a public address; bind it to a loopback or private \
+                 address (a pod or VPC address, 127.0.0.1)"
+            ),
+            expected,
+        ),
+        Some(internal) => check.pass(
+            item,
+            format!("on server.internal_listen ({internal}), not a public address"),
+            expected,
+        ),
+    }
+}
+
+/// Every interface (`0.0.0.0`, `::`) or an address routed on the internet: not loopback, private
+/// (RFC 1918, IPv6 unique local) or link-local.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_private() || v4.is_link_local()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => !(v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local()),
+        },
+    }
 }

@@ -5,10 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// The binary with `args`; it does not see a `SWITCHBOARD_CONFIG` the test's own environment may
-/// hold, so only what the test gives it counts.
+/// hold (nor the marker of [`super::in_own_process`]), so only what the test gives it counts.
 pub fn cli(args: &[&str]) -> Cli {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    command.args(args).env_remove("SWITCHBOARD_CONFIG");
+    command.args(args).env_remove("SWITCHBOARD_CONFIG").env_remove(super::process::CHILD);
     Cli(command)
 }
 

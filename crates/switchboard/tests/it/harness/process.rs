@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Set in the child to the name of the test it runs.
-const CHILD: &str = "SWITCHBOARD_IT_ALONE";
+/// Set in the child to the name of the test it runs (and kept from the binary [`super::cli`] runs,
+/// whose configuration loader would read it as a `SWITCHBOARD_` setting).
+pub(super) const CHILD: &str = "SWITCHBOARD_IT_ALONE";
 /// How long a child may run: far beyond the slowest such test (about 30 s here).
 const CHILD_PATIENCE: Duration = Duration::from_secs(300);
 
