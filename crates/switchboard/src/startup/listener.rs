@@ -373,11 +373,21 @@ impl<I> Watchdog<I> {
     }
 
     /// Passes a write's (or flush's) result through, starting the clock when it is pending and
-    /// failing it once the clock runs out.
-    fn watch<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if polled.is_ready() {
-            self.stalled = None;
-            return polled;
+    /// failing it once the clock runs out. Only a write that takes bytes (`progress`) stops the
+    /// clock: a flush that is ready at once (a plain socket's always is) proves nothing.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+        progress: impl FnOnce(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &polled {
+            Poll::Ready(Ok(value)) if progress(value) => {
+                self.stalled = None;
+                return polled;
+            }
+            Poll::Ready(_) => return polled,
+            Poll::Pending => {}
         }
         let timeout = self.timeout;
         let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
@@ -403,7 +413,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |n| *n > 0)
     }
 
     fn poll_write_vectored(
@@ -413,7 +423,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -423,12 +433,12 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_flush(cx);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |()| false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_shutdown(cx);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |()| false)
     }
 }

@@ -163,7 +163,9 @@ async fn a_client_that_never_reads_is_cut_off_within_the_write_timeout_and_frees
     socket.set_recv_buffer_size(4096).unwrap();
     let greedy = socket.connect(app.addr).await.unwrap();
     let (_reader, mut writer) = greedy.into_split();
-    let requests = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(2000);
+    // Enough that the answers (a few KiB each) overflow any socket buffers the kernel grows: with
+    // too few, the server writes them all and the connection merely idles (the header timeout's case).
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(20_000);
     // The writes stall too once the server stops reading; they end when it hangs up.
     let pipelining = tokio::spawn(async move {
         let _ = writer.write_all(&requests).await;
