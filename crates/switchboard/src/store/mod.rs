@@ -253,6 +253,22 @@ pub struct ErasureRequest {
     pub recorded_at: Millis,
 }
 
+/// What the store's single writer is doing, for `/readyz`: backends that write through one thread
+/// of their own (SQLite) report it, so that readiness sees a writer that is stuck or failing, which
+/// a read-only ping cannot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterHealth {
+    /// How long ago the writer last finished a batch; an idle writer beats about once a second
+    /// (it takes the write lock and releases it), so a large value means it is not looping.
+    pub since_beat: Duration,
+    /// How long the batch under way has been running, if one is.
+    pub busy_for: Option<Duration>,
+    /// Why the last batch failed, if it did; cleared by the next batch that commits.
+    pub last_failure: Option<String>,
+    /// Why the writer stopped for good, if it did (a panic): the process cannot store anything more.
+    pub died: Option<String>,
+}
+
 /// Why a store operation failed. Callers answer 503 to Intercom on any of these.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -353,6 +369,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Checks that the store answers and its schema is current (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The writer's state, for backends with a writer of their own; `None` for those without one,
+    /// whose [`Store::ping`] already covers writing.
+    fn writer_health(&self) -> Option<WriterHealth> {
+        None
+    }
+
+    /// Resolves, with the reason, if the writer stops for good while the store is open (never for
+    /// a backend without a writer of its own, nor on [`Store::close`]): the service must then exit
+    /// so that its supervisor restarts it, rather than answer 503 forever.
+    async fn writer_lost(&self) -> String {
+        std::future::pending().await
+    }
 
     /// Finishes pending writes and closes; later calls fail with [`StoreError::Closed`].
     async fn close(&self);

@@ -28,4 +28,5 @@ mod sandbox;
 mod scan;
 mod secrets;
 mod store;
+mod store_health;
 mod webhooks;
