@@ -377,6 +377,8 @@ impl Application {
         let limits = listener::Limits {
             header_timeout: server.header_timeout,
             body_timeout: server.body_timeout,
+            write_timeout: server.write_timeout,
+            request_timeout: server.request_timeout,
             max_connections: server.max_connections,
         };
         let public =
