@@ -851,6 +851,12 @@ fn extreme_values_are_refused_with_the_key_its_limit_and_the_default() {
         [secrets]
         refresh_interval = "18446744073709551615s"
         exec_timeout = "1000years"
+        [alerts]
+        resend_interval = "18446744073709551615s"
+        [alerts.notify]
+        timeout = "1000years"
+        backoff = "18446744073709551615s"
+        max_backoff = "18446744073709551615s"
         "#,
     );
     let text = invalid(&path).join("\n");
@@ -869,6 +875,10 @@ fn extreme_values_are_refused_with_the_key_its_limit_and_the_default() {
         "status_page.interval: must be at most \"24h\"; the default is \"60s\"",
         "secrets.refresh_interval: must be at most \"24h\"; the default is \"5m\"",
         "secrets.exec_timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.resend_interval: must be at most \"24h\"; the default is \"1m\"",
+        "alerts.notify.timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.notify.backoff: must be at most \"1h\"; the default is \"1s\"",
+        "alerts.notify.max_backoff: must be at most \"24h\"; the default is \"5m\"",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
