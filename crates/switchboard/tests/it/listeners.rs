@@ -257,7 +257,8 @@ fn write_certificate(dir: &AppDir) -> Vec<u8> {
     cert.cert.der().to_vec()
 }
 
-/// A TLS client that trusts only `der`.
+/// A TLS client that trusts only `der`, and offers HTTP/2 before HTTP/1.1 in ALPN (as browsers
+/// and most HTTP clients do), so that the server's choice shows.
 fn tls_connector(der: Vec<u8>) -> tokio_rustls::TlsConnector {
     use tokio_rustls::rustls;
     let mut roots = rustls::RootCertStore::empty();
@@ -268,6 +269,8 @@ fn tls_connector(der: Vec<u8>) -> tokio_rustls::TlsConnector {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
+    let mut config = config;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
@@ -300,10 +303,29 @@ async fn on_tls_a_stalled_handshake_or_header_is_closed_within_the_header_timeou
     assert!(status.is_none_or(|s| s == 408), "{status:?}");
     // A prompt HTTPS client is served, over HTTP/1.1.
     let mut prompt = tls_connect(&connector, &app).await;
-    assert_eq!(prompt.get_ref().1.alpn_protocol(), None, "no h2 offered, so none negotiated");
+    assert_eq!(prompt.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]), "h2 offered, yet HTTP/1.1 chosen");
     prompt.write_all(b"GET /livez HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     let answer = read_answer(&mut prompt).await.unwrap();
     assert_eq!(answer.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn on_tls_a_declared_body_over_max_body_gets_413_before_it_is_sent() {
+    let dir =
+        app_dir("body_timeout = \"60s\"\ntls_cert = \"{dir}/cert.pem\"\ntls_key = \"{dir}/key.pem\"", "");
+    let der = write_certificate(&dir);
+    let app = dir.spawn().await;
+    let mut stream = tls_connect(&tls_connector(der), &app).await;
+    stream.write_all(webhook_head(10 * 1024 * 1024).as_bytes()).await.unwrap();
+    stream.flush().await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut stream))
+        .await
+        .expect("no answer over TLS to a 10 MiB Content-Length whose body was never sent")
+        .expect("the connection was closed without an answer");
+    assert_eq!(answer.status, 413);
+    let envelope: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(envelope["errors"][0]["code"], "body_too_large", "{envelope}");
     app.stop().await;
 }
 
