@@ -396,6 +396,7 @@ body_timeout = "30s"
 write_timeout = "30s"
 request_timeout = "1m"
 max_connections = 256
+max_inflight_body = 33554432
 shutdown_timeout = "30s"
 shutdown_delay = "0s"
 tls_cert = "{d}/cert.pem"
@@ -632,6 +633,9 @@ fn listener_limits_and_the_internal_listener_are_checked() {
         header_timeout = "0s"
         body_timeout = "2h"
         max_connections = 0
+        write_timeout = "0s"
+        request_timeout = "2h"
+        max_inflight_body = "1KiB"
         "#,
     );
     let text = invalid(&path).join("\n");
@@ -640,6 +644,9 @@ fn listener_limits_and_the_internal_listener_are_checked() {
         "server.header_timeout: must be more than zero",
         "server.body_timeout: 2h would let a stalled client hold a connection for over an hour",
         "server.max_connections: 0 is out of range",
+        "server.write_timeout: must be more than zero",
+        "server.request_timeout: 2h would let a stalled client hold a connection for over an hour",
+        "server.max_inflight_body: 1024 bytes is out of range",
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
@@ -844,6 +851,12 @@ fn extreme_values_are_refused_with_the_key_its_limit_and_the_default() {
         [secrets]
         refresh_interval = "18446744073709551615s"
         exec_timeout = "1000years"
+        [alerts]
+        resend_interval = "18446744073709551615s"
+        [alerts.notify]
+        timeout = "1000years"
+        backoff = "18446744073709551615s"
+        max_backoff = "18446744073709551615s"
         "#,
     );
     let text = invalid(&path).join("\n");
@@ -862,6 +875,10 @@ fn extreme_values_are_refused_with_the_key_its_limit_and_the_default() {
         "status_page.interval: must be at most \"24h\"; the default is \"60s\"",
         "secrets.refresh_interval: must be at most \"24h\"; the default is \"5m\"",
         "secrets.exec_timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.resend_interval: must be at most \"24h\"; the default is \"1m\"",
+        "alerts.notify.timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.notify.backoff: must be at most \"1h\"; the default is \"1s\"",
+        "alerts.notify.max_backoff: must be at most \"24h\"; the default is \"5m\"",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
