@@ -247,6 +247,31 @@ fn the_example_config_is_valid() {
 }
 
 #[test]
+fn production_refuses_a_plain_http_internal_listener_on_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = r#"
+        environment = "production"
+        [intercom]
+        token = "file:/run/secrets/intercom_token"
+        [webhooks]
+        client_secrets = ["file:/run/secrets/intercom_client_secret"]
+        [server]
+        listen = "0.0.0.0:8080"
+        behind_tls_proxy = true
+        "#;
+    // The proxy terminates TLS for the webhooks only: the admin key would cross the network in clear.
+    let path = write_config(&dir, &format!("{base}internal_listen = \"0.0.0.0:9090\"\n"));
+    let found = invalid(&path);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].starts_with("server.internal_listen: 0.0.0.0:9090 would serve"), "{}", found[0]);
+    // Loopback and private addresses are the ones production wants, and pass.
+    for internal in ["127.0.0.1:9090", "10.1.2.3:9090"] {
+        let path = write_config(&dir, &format!("{base}internal_listen = \"{internal}\"\n"));
+        assert!(load(Some(&path), &[]).is_ok(), "{internal}");
+    }
+}
+
+#[test]
 fn production_refuses_plain_http_on_a_public_address_unless_behind_a_tls_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let base = r#"

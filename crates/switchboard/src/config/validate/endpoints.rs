@@ -56,6 +56,21 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
     issues.at_most("server.shutdown_timeout", raw.shutdown_timeout.0, hour, "1h", "30s");
     issues.at_most("server.shutdown_delay", raw.shutdown_delay.0, hour, "1h", "0s");
     let internal_listen = internal_listen(issues, raw, listen);
+    if let Some(internal) = internal_listen
+        && issues.production()
+        && tls.is_none()
+        && is_public(internal.ip())
+    {
+        // A TLS proxy in front covers the webhooks, not the operators' listener.
+        issues.push(
+            "server.internal_listen",
+            format!(
+                "{internal} would serve the admin API (and its bearer key) in plain HTTP on a public address in \
+                 production; bind it to a loopback or private address (127.0.0.1, a pod or VPC address), or set \
+                 server.tls_cert and server.tls_key"
+            ),
+        );
+    }
     connection_limits(issues, raw);
     ServerConfig {
         listen,
@@ -70,6 +85,18 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
         shutdown_delay: raw.shutdown_delay.0,
         tls,
         behind_tls_proxy: raw.behind_tls_proxy,
+    }
+}
+
+/// Every interface (`0.0.0.0`, `::`) or an address routed on the internet: not loopback, private
+/// (RFC 1918, IPv6 unique local) or link-local.
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_private() || v4.is_link_local()),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(std::net::IpAddr::V4(v4)),
+            None => !(v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local()),
+        },
     }
 }
 
