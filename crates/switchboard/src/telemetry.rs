@@ -160,6 +160,16 @@ metrics! {
         labels: ["destination"],
         help: "Deliveries dead-lettered after their last attempt.",
     }
+    LEASES_LOST("leases_lost_total") {
+        kind: Counter,
+        labels: ["destination"],
+        help: "Delivery leases lost while an attempt was running (the delivery was claimed again).",
+    }
+    RESULTS_REFUSED("results_refused_total") {
+        kind: Counter,
+        labels: ["destination"],
+        help: "Attempt results not recorded because a newer claim of the delivery exists.",
+    }
     DEAD_LETTER_DEPTH("dead_letter_depth") {
         kind: Gauge,
         labels: [],

@@ -234,14 +234,32 @@ impl Dispatcher {
                 let attempting = Attempting::start(&self.inner, &delivery);
                 let this = self.clone();
                 attempts.spawn(async move {
-                    let result = this.attempt_renewing(&delivery).await;
+                    let Some(result) = this.attempt_renewing(&delivery).await else {
+                        // Lease lost, attempt abandoned: the newer claim owns the delivery now.
+                        drop(attempting);
+                        drop(permit);
+                        return;
+                    };
+                    let dead = matches!(result, AttemptResult::Dead { .. });
                     match this.inner.store.complete(&this.inner.owner, this.now(), vec![(delivery.claim(), result)]).await {
-                        Ok(0) => tracing::warn!(
+                        // Counted only once recorded: a refused result is not a dead letter.
+                        Ok(n) if n > 0 && dead => {
+                            metrics::counter!(names::DEAD_LETTERS, "destination" => delivery.destination.clone())
+                                .increment(1);
+                        }
+                        Ok(0) => {
+                            metrics::counter!(
+                                names::RESULTS_REFUSED,
+                                "destination" => delivery.destination.clone()
+                            )
+                            .increment(1);
+                            tracing::warn!(
                             destination = %delivery.destination,
                             delivery = delivery.id,
                             "the result of a delivery attempt was not recorded: its lease was lost and the delivery \
                              claimed again; the newer claim's result counts"
-                        ),
+                            );
+                        }
                         Ok(_) => {}
                         // The lease will expire and the delivery will be attempted again: at least once.
                         Err(error) => {
@@ -271,34 +289,63 @@ impl Dispatcher {
     }
 
     /// Runs one attempt and renews its lease every third of the lease until it ends, so that no
-    /// other worker takes the delivery over however long the attempt takes. The renewals are timed
-    /// on tokio's monotonic clock, so a wall-clock jump cannot hold them back.
-    async fn attempt_renewing(&self, delivery: &ClaimedDelivery) -> AttemptResult {
+    /// other worker takes the delivery over however long the attempt takes. The renewals run beside
+    /// the attempt, never in its way: a slow or stuck store holds up the next renewal, not the
+    /// attempt. They are timed on tokio's monotonic clock, so a wall-clock jump cannot hold them
+    /// back. `None` when the lease was lost and the HTTP attempt abandoned: its result would be
+    /// refused anyway, and the newer claim sends the delivery again.
+    async fn attempt_renewing(&self, delivery: &ClaimedDelivery) -> Option<AttemptResult> {
+        let attempt = self.attempt(delivery);
+        tokio::pin!(attempt);
+        let lost = self.renew_until_lost(delivery);
+        tokio::pin!(lost);
+        tokio::select! {
+            result = &mut attempt => Some(result),
+            () = &mut lost => {
+                metrics::counter!(names::LEASES_LOST, "destination" => delivery.destination.clone()).increment(1);
+                if delivery.destination == BUILTIN_DESTINATION {
+                    // The built-in handlers write to the store and are idempotent: let this one
+                    // finish rather than leave its work half done.
+                    tracing::warn!(
+                        delivery = delivery.id,
+                        "lost the lease of a built-in delivery still running; letting it finish, its result \
+                         will not be recorded"
+                    );
+                    Some(attempt.await)
+                } else {
+                    tracing::warn!(
+                        destination = %delivery.destination,
+                        delivery = delivery.id,
+                        "lost the lease of a delivery still being attempted (it was claimed again); \
+                         abandoning this attempt, the newer claim sends it"
+                    );
+                    None
+                }
+            }
+        }
+    }
+
+    /// Renews `delivery`'s lease every third of it; returns only when the lease was lost. Each
+    /// renewal gets that third to answer, so a stuck store cannot keep one pending forever.
+    async fn renew_until_lost(&self, delivery: &ClaimedDelivery) {
         let inner = &self.inner;
         let every = inner.settings.lease / 3;
         let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let attempt = self.attempt(delivery);
-        tokio::pin!(attempt);
-        let mut held = true;
         loop {
-            tokio::select! {
-                result = &mut attempt => return result,
-                _ = renewals.tick(), if held => {
-                    match inner.store.renew(&inner.owner, self.now(), inner.settings.lease, vec![delivery.claim()]).await {
-                        Ok(0) => {
-                            held = false;
-                            tracing::warn!(
-                                destination = %delivery.destination,
-                                delivery = delivery.id,
-                                "lost the lease of a delivery still being attempted; another attempt may \
-                                 run beside this one, and only the newer one's result will be recorded"
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(error) => tracing::warn!(%error, delivery = delivery.id, "cannot renew a delivery's lease; will try again"),
-                    }
+            renewals.tick().await;
+            let renewal =
+                inner.store.renew(&inner.owner, self.now(), inner.settings.lease, vec![delivery.claim()]);
+            match tokio::time::timeout(every, renewal).await {
+                Ok(Ok(0)) => return,
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, delivery = delivery.id, "cannot renew a delivery's lease; will try again")
                 }
+                Err(_) => tracing::warn!(
+                    delivery = delivery.id,
+                    "renewing a delivery's lease took over a third of the lease (the store is slow); will try again"
+                ),
             }
         }
     }
@@ -370,11 +417,6 @@ impl Dispatcher {
                             attempts = attempt_number,
                             "delivery dead-lettered after its last attempt: {error}"
                         );
-                        metrics::counter!(
-                            names::DEAD_LETTERS,
-                            "destination" => delivery.destination.clone()
-                        )
-                        .increment(1);
                         AttemptResult::Dead { status, error }
                     }
                 }
