@@ -71,6 +71,8 @@ pub mod attributes;
 pub mod cache;
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod models;
 pub mod pacer;
 pub mod pagination;

@@ -100,6 +100,10 @@ impl Pacer for Unpaced {
     }
 }
 
+/// The longest `Retry-After` the pacer believes: a longer one (a misbehaving proxy) would stop every
+/// caller for days, so after this long a request probes again.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
 /// Settings of a [`WindowPacer`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacerConfig {
@@ -158,6 +162,8 @@ struct State {
 enum Step {
     Probe,
     WaitForProbe,
+    /// Blocked (a 429) before the limit is known: sleep until then, then look again.
+    WaitUntil(u64),
     Slot(f64),
 }
 
@@ -228,6 +234,10 @@ impl Shared {
             if s.probing {
                 return Step::WaitForProbe;
             }
+            // A 429 without rate-limit headers still says when to come back.
+            if now < s.blocked_until {
+                return Step::WaitUntil(s.blocked_until);
+            }
             s.probing = true;
             return Step::Probe;
         };
@@ -282,7 +292,7 @@ impl Shared {
             }
             if feedback.status == Some(429) {
                 let until = match (feedback.retry_after, feedback.rate_limit) {
-                    (Some(after), _) => now + after.as_millis() as u64,
+                    (Some(after), _) => now.saturating_add(after.min(MAX_RETRY_AFTER).as_millis() as u64),
                     (None, Some(rl)) => rl.reset.saturating_mul(1000),
                     (None, None) => now + self.window_ms(),
                 };
@@ -305,6 +315,9 @@ impl Pacer for WindowPacer {
                 match self.shared.step(now) {
                     Step::Probe => return self.permit(true),
                     Step::WaitForProbe => probe_done.await,
+                    Step::WaitUntil(until) => {
+                        self.shared.clock.sleep(Duration::from_millis(until - now)).await;
+                    }
                     Step::Slot(slot) => {
                         let wait = slot - now as f64;
                         if wait > 0.0 {
@@ -432,6 +445,41 @@ mod tests {
         let before = clock.now_millis();
         let _next = p.acquire().await;
         assert!(clock.now_millis() >= before + 3_000);
+    }
+
+    // Found by the fuzz target rate_limit_headers: a 429 whose answer had no X-RateLimit-* headers
+    // (a proxy's, or before the limit was learned) left the pacer probing, and the next probe went
+    // out at once, ignoring Retry-After.
+    #[tokio::test]
+    async fn a_429_before_the_limit_is_known_still_waits_for_retry_after() {
+        let clock = ManualClock::auto_advancing(T0);
+        let p = pacer(1.0, &clock);
+        let limited =
+            Feedback { status: Some(429), rate_limit: None, retry_after: Some(Duration::from_secs(5)) };
+        p.acquire().await.complete(&limited);
+        let _next = p.acquire().await;
+        assert!(clock.now_millis() >= T0 + 5_000, "probed again before Retry-After: {}", clock.now_millis());
+        assert_eq!(p.snapshot().limit, None, "still unknown: the next answer teaches it");
+    }
+
+    // Found by the fuzz target rate_limit_headers: a Retry-After beyond u64 milliseconds wrapped
+    // around to a short wait. It is now believed up to MAX_RETRY_AFTER.
+    #[tokio::test]
+    async fn an_absurd_retry_after_blocks_for_the_cap_not_a_wrapped_value() {
+        let clock = ManualClock::auto_advancing(T0);
+        let p = pacer(1.0, &clock);
+        p.acquire().await.complete(&reading(100, 50, T0 + 10_000));
+        let limited = Feedback {
+            status: Some(429),
+            rate_limit: None,
+            retry_after: Some(Duration::from_secs(14_886_589_259_624_741_716)),
+        };
+        p.acquire().await.complete(&limited);
+        let before = clock.now_millis();
+        let _next = p.acquire().await;
+        let waited = clock.now_millis() - before;
+        assert!(waited >= MAX_RETRY_AFTER.as_millis() as u64, "waited only {waited} ms");
+        assert!(waited <= MAX_RETRY_AFTER.as_millis() as u64 + 10_000, "waited {waited} ms");
     }
 
     #[tokio::test]

@@ -95,7 +95,8 @@ pub enum BenchCommand {
     Webhooks(WebhooksBenchArgs),
     /// Upsert contacts through the paced client and compare the achieved rate with the allowed one.
     Pacing(bench::pacing::PacingArgs),
-    /// A destination that accepts every delivery and counts them, for load tests of delivery.
+    /// A destination that accepts every delivery and counts them, for load tests of delivery; it can
+    /// fail a share of deliveries and stall some, as real destinations do.
     Sink(bench::sink::SinkArgs),
 }
 
@@ -172,6 +173,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         Command::Bench(BenchCommand::Sink(args)) => match bench::sink::run(args).await {
             Ok(()) => Exit::Success.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                eprintln!("error: {e}");
+                Exit::Usage.into()
+            }
             Err(e) => {
                 eprintln!("error: the sink cannot listen: {e}");
                 Exit::Failure.into()

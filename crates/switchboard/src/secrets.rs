@@ -99,11 +99,13 @@ impl SecretRef {
             }
             Ok(SecretRef::File(PathBuf::from(path.trim())))
         } else if let Some(command) = s.strip_prefix("exec:") {
+            // Trimmed before splitting: shell words keep whitespace that trim removes (\r, no-break space).
+            let command = command.trim();
             let argv = shlex::split(command).ok_or(SecretRefError::BadCommand)?;
             if argv.is_empty() {
                 return Err(SecretRefError::BadCommand);
             }
-            Ok(SecretRef::Exec { command: command.trim().to_owned(), argv })
+            Ok(SecretRef::Exec { command: command.to_owned(), argv })
         } else if let Some(var) = s.strip_prefix("env:") {
             let valid = !var.is_empty()
                 && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -607,6 +609,22 @@ mod tests {
         assert_eq!(SecretRef::parse("exec:vault 'unbalanced"), Err(SecretRefError::BadCommand));
         assert_eq!(SecretRef::parse("env:1BAD"), Err(SecretRefError::BadEnvName));
         assert_eq!(SecretRef::parse("env:WITH-DASH"), Err(SecretRefError::BadEnvName));
+    }
+
+    // Found by the fuzz target `secret_ref`: the command line was split before it was trimmed, so
+    // whitespace that trim removes but shell words keep (a carriage return from a file edited on
+    // Windows, a no-break space) became part of the program's name.
+    #[test]
+    fn exec_splits_the_trimmed_command_line() {
+        let exec = SecretRef::parse("exec:\u{a0}vault kv get -field=token secret/intercom\r").unwrap();
+        match &exec {
+            SecretRef::Exec { command, argv } => {
+                assert_eq!(argv, &["vault", "kv", "get", "-field=token", "secret/intercom"]);
+                assert_eq!(shlex::split(command).as_ref(), Some(argv), "{command:?}");
+            }
+            other => panic!("expected exec, got {other}"),
+        }
+        assert_eq!(exec.to_string(), "exec:vault …");
     }
 
     #[test]

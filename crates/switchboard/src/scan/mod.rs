@@ -321,6 +321,16 @@ pub enum ScanError {
     Output(#[source] io::Error),
 }
 
+/// Scans one file's bytes as `display` and returns each finding with whether `switchboard:allow`
+/// suppresses it: the narrow entry point of the fuzz target (`fuzz/`), no walk and no baseline.
+#[doc(hidden)]
+pub fn scan_bytes(display: &str, text: &[u8]) -> Vec<(Finding, bool)> {
+    scan_content(text, display, Path::new(display), None, &Counters::default())
+        .into_iter()
+        .map(|located| (located.finding, located.allowed))
+        .collect()
+}
+
 /// Scans `paths` and returns the findings left after suppression: the entry point for `preflight`.
 pub fn scan_paths(paths: &[PathBuf], options: &ScanOptions) -> Result<Vec<Finding>, ScanError> {
     scan(paths, options).map(|report| report.findings)

@@ -235,7 +235,11 @@ async fn receive(
             format!("{e}; check that webhooks.client_secrets holds the app's current client secret"),
         ));
     }
-    let envelope: Envelope<'_> = match serde_json::from_slice(&body) {
+    // JSON is UTF-8 (RFC 8259), and the parser skips the fields it does not read without checking them.
+    let parsed = std::str::from_utf8(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(text).map_err(|e| e.to_string()));
+    let envelope: Envelope<'_> = match parsed {
         Ok(envelope) => envelope,
         Err(e) => {
             return Err(refuse(ErrorCode::InvalidJson, format!("the body is not a JSON notification: {e}")));

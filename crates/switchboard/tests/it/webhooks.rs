@@ -569,3 +569,29 @@ async fn bad_signatures_are_counted_exactly_but_logged_sparingly() {
     assert_eq!(warnings[0]["app"], "default", "{}", warnings[0]);
     assert_eq!(warnings[0]["reason"], "mismatch", "{}", warnings[0]);
 }
+
+// Found by the fuzz target `envelope`: bytes that are not UTF-8 inside a field the ingress does not
+// read were skipped by the JSON parser unchecked, so a body that is not JSON (RFC 8259 requires
+// UTF-8) was stored and would have been delivered as application/json.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_refused_as_invalid_json() {
+    let app = spawn_app("").await;
+    let mut body =
+        br#"{"type":"notification_event","id":"notif_bytes","topic":"ping","created_at":"#.to_vec();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    body.extend_from_slice(now.to_string().as_bytes());
+    body.extend_from_slice(b",\"data\":{\"item\":{\"name\":\"Ad\xe9\x90\"}}}");
+    let signature = switchboard::webhooks::sign(CLIENT_SECRET.as_bytes(), &body);
+    let response = reqwest::Client::new()
+        .post(app.url("/webhooks/intercom"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = error_code(response).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_json"));
+    assert_eq!(app.store.event("default", "notif_bytes").await.unwrap().map(|e| e.id), None, "not stored");
+    app.stop().await;
+}
