@@ -124,48 +124,72 @@ pub async fn readyz(State(readiness): State<Readiness>) -> Result<Json<serde_jso
     }
     match check_store(readiness.store.as_ref(), readiness.writer_stall).await {
         Ok(_) => Ok(Json(json!({ "status": "ready" }))),
-        Err(error) => Err(HttpError::new(
+        // The public answer names the kind of trouble only: raw database causes and panic
+        // messages stay in /health (internal) and the log.
+        Err(problem) => Err(HttpError::new(
             ErrorCode::StoreUnavailable,
-            format!("the store is unavailable: {error}; check the store and the service's log"),
+            format!("the store is unavailable: {}; see /health and the service's log", problem.public),
         )),
     }
 }
 
+/// What is wrong with the store: `public` for `/readyz` (no raw causes), `detail` for `/health`.
+struct StoreProblem {
+    public: String,
+    detail: String,
+}
+
+impl StoreProblem {
+    /// A problem whose description reveals nothing internal, so both audiences get it.
+    fn plain(text: String) -> Self {
+        StoreProblem { public: text.clone(), detail: text }
+    }
+}
+
 /// What is wrong with the store's writer, if anything, when one batch may run for `stall`.
-fn writer_problem(store: &dyn Store, stall: Duration) -> Option<String> {
+fn writer_problem(store: &dyn Store, stall: Duration) -> Option<StoreProblem> {
     let writer = store.writer_health()?;
     let secs = |d: Duration| format!("{:.1}s", d.as_secs_f64());
     if let Some(reason) = writer.died {
-        return Some(format!("its writer stopped ({reason}); the service exits so that it is restarted"));
+        return Some(StoreProblem {
+            public: "its writer stopped; the service exits so that it is restarted".into(),
+            detail: format!("its writer stopped ({reason}); the service exits so that it is restarted"),
+        });
     }
     if let Some(busy) = writer.busy_for.filter(|busy| *busy > stall) {
-        return Some(format!(
+        return Some(StoreProblem::plain(format!(
             "its writer has been in one batch for {}, longer than webhooks.ack_deadline ({}), so webhooks are \
              refused; is another process holding the database's write lock, or is the disk stalled?",
             secs(busy),
             secs(stall)
-        ));
+        )));
     }
     if writer.since_beat > stall + BEAT_SLACK {
-        return Some(format!("its writer has not finished a batch for {}", secs(writer.since_beat)));
+        return Some(StoreProblem::plain(format!(
+            "its writer has not finished a batch for {}",
+            secs(writer.since_beat)
+        )));
     }
-    writer.last_failure.map(|cause| format!("its last write batch failed: {cause}"))
+    writer.last_failure.map(|cause| StoreProblem {
+        public: "its writes are failing".into(),
+        detail: format!("its writes are failing; the last failure: {cause}"),
+    })
 }
 
 /// The store's writer, then a ping of its reader: the ping's latency, or what is wrong.
-async fn check_store(store: &dyn Store, stall: Duration) -> Result<Duration, String> {
+async fn check_store(store: &dyn Store, stall: Duration) -> Result<Duration, StoreProblem> {
     match writer_problem(store, stall) {
         Some(problem) => Err(problem),
         None => ping(store).await,
     }
 }
 
-async fn ping(store: &dyn Store) -> Result<Duration, String> {
+async fn ping(store: &dyn Store) -> Result<Duration, StoreProblem> {
     let started = Instant::now();
     match tokio::time::timeout(STORE_PING_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => Ok(started.elapsed()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("the store did not answer within 2s".to_owned()),
+        Ok(Err(e)) => Err(StoreProblem { public: "it does not answer a read".into(), detail: e.to_string() }),
+        Err(_) => Err(StoreProblem::plain("the store did not answer within 2s".to_owned())),
     }
 }
 
@@ -427,7 +451,9 @@ impl Health {
                 Status::Healthy,
                 json!({ "status": Status::Healthy, "latencyMs": latency.as_millis() as u64 }),
             ),
-            Err(error) => (Status::Unhealthy, json!({ "status": Status::Unhealthy, "error": error })),
+            Err(problem) => {
+                (Status::Unhealthy, json!({ "status": Status::Unhealthy, "error": problem.detail }))
+            }
         };
         let webhooks = match tokio::time::timeout(STORE_PING_TIMEOUT, self.queue_figures()).await {
             Err(_) => {

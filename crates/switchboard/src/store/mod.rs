@@ -263,7 +263,8 @@ pub struct WriterHealth {
     pub since_beat: Duration,
     /// How long the batch under way has been running, if one is.
     pub busy_for: Option<Duration>,
-    /// Why the last batch failed, if it did; cleared by the next batch that commits.
+    /// Why the last batch failed, while writes fail: a batch's own fault clears with the next batch
+    /// that commits; a systemic one (a full disk, I/O, a lock) only with a probe write that succeeds.
     pub last_failure: Option<String>,
     /// Why the writer stopped for good, if it did (a panic): the process cannot store anything more.
     pub died: Option<String>,

@@ -10,12 +10,15 @@
 //!
 //! A failing command stops its batch and rolls all of it back (no per-command savepoints: they cost
 //! a statement journal and two SQL parses each on the hot path); every caller in the batch gets the
-//! error, so nothing is half-written and nothing is acknowledged that was not committed. A failed
-//! batch is logged at ERROR with its cause.
+//! error, so nothing is half-written and nothing is acknowledged that was not committed. The first
+//! failed batch is logged at ERROR with its cause, then at most one summary every 10 s while writes
+//! keep failing, and the recovery once (see [`WriterState::end`]).
 //!
 //! The writer reports on itself for `/readyz` ([`Store::writer_health`]): when the batch under way
 //! started, when the last one ended and whether it failed. An idle writer still beats once a second
 //! by taking the write lock and releasing it, so a lock held elsewhere shows even without traffic.
+//! A systemic failure (a full disk, an I/O error) holds until a probe write succeeds: batches that
+//! need no new page (the heartbeat, claims) commit even on a full disk and prove nothing.
 //! A writer thread that dies (a panic) is reported through [`Store::writer_lost`]: nothing can be
 //! stored any more, so the service exits and its supervisor restarts it.
 //!
@@ -53,6 +56,12 @@ const CHUNK_ROWS: i64 = 500;
 const READERS: usize = 4;
 /// How long an idle writer waits before it beats (takes the write lock and releases it).
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// How often a writer whose writes fail for a systemic reason (a full disk, an I/O error, a lock held
+/// elsewhere) tries a probe write to see whether they would succeed again.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// While writes keep failing, at most one log line per this interval (the first failure and the
+/// recovery are always logged): a full disk must not fill the log as well.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 /// SQLite's largest `max_page_count`: no cap beyond the file system's own.
 const UNCAPPED_PAGES: u64 = 4_294_967_294;
 
@@ -212,6 +221,78 @@ struct Beat {
     last_end: Instant,
     busy_since: Option<Instant>,
     last_failure: Option<String>,
+    /// The run of failing batches under way, if writes are failing.
+    failing: Option<Episode>,
+    /// When a failure line was last logged: episodes that come and go quickly share the interval.
+    last_logged: Option<Instant>,
+}
+
+/// A run of failing batches, from the first failure to the batch (or probe) that clears it.
+#[derive(Debug)]
+struct Episode {
+    since: Instant,
+    /// A failure about the database as a whole (see [`is_systemic`]): only a probe write that
+    /// commits clears it, not a batch that happened to need no new page.
+    systemic: bool,
+    batches: u64,
+    last_probe: Instant,
+    /// Whether its first failure was logged (then so is its recovery).
+    logged: bool,
+}
+
+/// What a batch was, for the log: a heartbeat failing says something else than a webhook failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchKind {
+    /// Commands from callers.
+    Commands(usize),
+    /// An idle writer's empty batch.
+    Heartbeat,
+    /// A probe write while writes fail (see [`probe`]).
+    Probe,
+}
+
+impl BatchKind {
+    fn name(self) -> &'static str {
+        match self {
+            BatchKind::Commands(_) => "commands",
+            BatchKind::Heartbeat => "heartbeat",
+            BatchKind::Probe => "probe",
+        }
+    }
+}
+
+/// A failed batch: its error, and whether that error is about the database as a whole.
+#[derive(Debug, Clone)]
+struct Failure {
+    error: StoreError,
+    systemic: bool,
+}
+
+impl Failure {
+    fn of(error: rusqlite::Error) -> Self {
+        Failure { systemic: is_systemic(&error), error: db_error(error) }
+    }
+}
+
+/// Errors that say writes in general fail (a full disk, I/O, a lock held elsewhere, corruption), as
+/// opposed to one command's own fault (a constraint, a bad value).
+fn is_systemic(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            DiskFull
+                | SystemIoFailure
+                | DatabaseBusy
+                | DatabaseLocked
+                | ReadOnly
+                | CannotOpen
+                | DatabaseCorrupt
+                | NotADatabase
+                | FileLockingProtocolFailed
+                | OutOfMemory
+        )
+    )
 }
 
 impl WriterState {
@@ -221,11 +302,93 @@ impl WriterState {
         }
     }
 
-    fn end(&self, result: Result<(), StoreError>) {
-        if let Ok(mut beat) = self.beat.lock() {
-            beat.busy_since = None;
-            beat.last_end = Instant::now();
-            beat.last_failure = result.err().map(|e| e.to_string());
+    /// Records a batch's outcome. A failure starts (or extends) an episode; a success ends it, but
+    /// a systemic one only when the batch was a probe write (see [`probe`]). The first failure and
+    /// the recovery are logged once each, with a summary at most every [`FAILURE_LOG_EVERY`]
+    /// between them.
+    fn end(&self, kind: BatchKind, result: Result<(), Failure>) {
+        let Ok(mut beat) = self.beat.lock() else { return };
+        let now = Instant::now();
+        beat.busy_since = None;
+        beat.last_end = now;
+        let may_log = beat.last_logged.is_none_or(|at| now.duration_since(at) >= FAILURE_LOG_EVERY);
+        match result {
+            Err(failure) => {
+                beat.last_failure = Some(failure.error.to_string());
+                let error = &failure.error;
+                match &mut beat.failing {
+                    Some(episode) => {
+                        episode.batches += 1;
+                        episode.systemic |= failure.systemic;
+                        if may_log {
+                            tracing::error!(
+                                %error,
+                                batch = kind.name(),
+                                failed_batches = episode.batches,
+                                failing_for = %humantime::format_duration(secs(now - episode.since)),
+                                "store writes still failing; webhooks get 503 until they succeed again"
+                            );
+                            episode.logged = true;
+                            beat.last_logged = Some(now);
+                        }
+                    }
+                    None => {
+                        match kind {
+                            _ if !may_log => {}
+                            BatchKind::Commands(commands) => tracing::error!(
+                                %error,
+                                commands,
+                                batch = kind.name(),
+                                "store batch failed; none of its writes were saved"
+                            ),
+                            _ => tracing::error!(
+                                %error,
+                                batch = kind.name(),
+                                "store batch failed: the idle writer's heartbeat could not take the write lock \
+                                 and write; webhooks get 503 until writes succeed again"
+                            ),
+                        }
+                        if may_log {
+                            beat.last_logged = Some(now);
+                        }
+                        beat.failing = Some(Episode {
+                            since: now,
+                            systemic: failure.systemic,
+                            batches: 1,
+                            last_probe: now,
+                            logged: may_log,
+                        });
+                    }
+                }
+            }
+            Ok(()) => {
+                let cleared = beat.failing.as_ref().is_some_and(|e| !e.systemic || kind == BatchKind::Probe);
+                if cleared && let Some(episode) = beat.failing.take() {
+                    beat.last_failure = None;
+                    if episode.logged {
+                        tracing::warn!(
+                            failed_batches = episode.batches,
+                            failed_for = %humantime::format_duration(secs(now - episode.since)),
+                            "store writes succeed again"
+                        );
+                    }
+                } else if beat.failing.is_none() {
+                    beat.last_failure = None;
+                }
+            }
+        }
+    }
+
+    /// Whether the writer should try a probe write now: writes fail for a systemic reason and
+    /// the last probe is [`PROBE_EVERY`] old.
+    fn probe_due(&self) -> bool {
+        let Ok(mut beat) = self.beat.lock() else { return false };
+        match &mut beat.failing {
+            Some(episode) if episode.systemic && episode.last_probe.elapsed() >= PROBE_EVERY => {
+                episode.last_probe = Instant::now();
+                true
+            }
+            _ => false,
         }
     }
 
@@ -369,7 +532,13 @@ impl SqliteStore {
 
         let (lost_tx, lost) = watch::channel(None);
         let state = Arc::new(WriterState {
-            beat: Mutex::new(Beat { last_end: Instant::now(), busy_since: None, last_failure: None }),
+            beat: Mutex::new(Beat {
+                last_end: Instant::now(),
+                busy_since: None,
+                last_failure: None,
+                failing: None,
+                last_logged: None,
+            }),
             lost: lost_tx,
         });
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
@@ -534,31 +703,58 @@ fn writer_loop(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, stat
                 Err(_) => break,
             }
         }
+        let kind = if batch.is_empty() { BatchKind::Heartbeat } else { BatchKind::Commands(batch.len()) };
         state.begin();
         let result = run_batch(&mut conn, &mut batch);
-        state.end(result);
+        state.end(kind, result);
+        if state.probe_due() {
+            state.begin();
+            let result = probe(&mut conn);
+            state.end(BatchKind::Probe, result);
+        }
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Command>) -> Result<(), StoreError> {
-    let commands = batch.len();
+/// Whether a write that needs new pages would succeed now: takes the write lock, stores a row
+/// several pages large, and rolls it back. After a full disk, an idle heartbeat or a claim commits
+/// without needing a page, so only this (run while writes fail) says that space has returned; it
+/// leaves nothing behind. It proves that pages can be allocated, not that the WAL write and fsync of
+/// a commit would succeed: if those fail, the next real batch fails and the episode goes on.
+fn probe(conn: &mut Connection) -> Result<(), Failure> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(Failure::of)?;
+    let page_size: i64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(Failure::of)?;
+    tx.execute(
+        "INSERT INTO events (app, notification_id, topic, body, received_at)
+         VALUES ('', 'switchboard write probe', '', zeroblob(?1), 0)",
+        [page_size * 4],
+    )
+    .map_err(Failure::of)?;
+    tx.rollback().map_err(Failure::of)
+}
+
+fn secs(duration: Duration) -> Duration {
+    // Whole milliseconds: the log says "2s 13ms", not nanoseconds.
+    Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs `batch` in one transaction; the failure, if any, is logged by [`WriterState::end`] (sampled).
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Command>) -> Result<(), Failure> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             // Typically SQLITE_BUSY: another process held the write lock past busy_timeout.
-            let error = db_error(e);
-            tracing::error!(%error, commands, "store batch failed: cannot begin a write; none of its writes were saved");
+            let failure = Failure::of(e);
             for command in batch.drain(..) {
-                fail(command, error.clone());
+                fail(command, failure.error.clone());
             }
-            return Err(error);
+            return Err(failure);
         }
     };
     // No savepoint per command: they cost a statement journal and two SQL parses each, on the hot
     // path. Instead the first failure stops the batch and rolls all of it back, so nothing can be
     // half-written; every caller then hears of the failure (the ingress answers 503, Intercom retries).
     let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
-    let mut failure: Option<StoreError> = None;
+    let mut failure: Option<Failure> = None;
     for command in batch.drain(..) {
         match &failure {
             None => {
@@ -566,23 +762,20 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Command>) -> Result<(), Stor
                 failure = error;
                 pending.push(reply);
             }
-            Some(error) => fail(command, rolled_back(error)),
+            Some(failure) => fail(command, rolled_back(&failure.error)),
         }
     }
-    let batch_error = match failure {
-        Some(error) => {
+    let batch_failure = match failure {
+        Some(failure) => {
             let _ = tx.rollback();
-            Some(rolled_back(&error))
+            Some(Failure { error: rolled_back(&failure.error), systemic: failure.systemic })
         }
-        None => tx.commit().err().map(db_error),
+        None => tx.commit().err().map(Failure::of),
     };
-    if let Some(error) = &batch_error {
-        tracing::error!(%error, commands, "store batch failed; none of its writes were saved");
-    }
     for reply in pending {
-        reply(batch_error.as_ref());
+        reply(batch_failure.as_ref().map(|f| &f.error));
     }
-    batch_error.map_or(Ok(()), Err)
+    batch_failure.map_or(Ok(()), Err)
 }
 
 /// The error of a batch rolled back because of `error`: the database's own words, said once.
@@ -614,9 +807,11 @@ fn atomically<T: Send + 'static>(
     tx: &rusqlite::Transaction<'_>,
     reply: Reply<T>,
     work: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-) -> (Pending, Option<StoreError>) {
-    let result = work(tx).map_err(db_error);
-    let failure = result.as_ref().err().cloned();
+) -> (Pending, Option<Failure>) {
+    let result = work(tx);
+    let systemic = result.as_ref().err().is_some_and(is_systemic);
+    let result = result.map_err(db_error);
+    let failure = result.as_ref().err().map(|error| Failure { error: error.clone(), systemic });
     let pending: Pending = Box::new(move |batch_error| {
         let result = match (result, batch_error) {
             (Ok(_), Some(error)) => Err(error.clone()),
@@ -627,7 +822,7 @@ fn atomically<T: Send + 'static>(
     (pending, failure)
 }
 
-fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> (Pending, Option<StoreError>) {
+fn execute(tx: &rusqlite::Transaction<'_>, command: Command) -> (Pending, Option<Failure>) {
     match command {
         Command::Insert(event, reply) => atomically(tx, reply, |tx| insert(tx, &event)),
         Command::Claim { owner, now, lease, limit, except, reply } => {

@@ -68,6 +68,9 @@ struct IngressInner {
     stored: Arc<Notify>,
     clock: SharedClock,
     signature_warnings: WarnSampler,
+    /// Refusals because the store failed: during a full disk that is every webhook, so they are
+    /// sampled like bad signatures (the store logs its own failure and recovery).
+    store_errors: WarnSampler,
 }
 
 impl Ingress {
@@ -94,6 +97,7 @@ impl Ingress {
                 stored,
                 clock,
                 signature_warnings: WarnSampler::new(SIGNATURE_WARN_EVERY),
+                store_errors: WarnSampler::new(SIGNATURE_WARN_EVERY),
             }),
         }
     }
@@ -310,16 +314,29 @@ async fn receive(
         Ok(Err(e)) => {
             metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "store_error")
                 .increment(1);
-            tracing::error!(error = %e, "webhook not stored; answering 503 so Intercom retries");
+            if let Some(suppressed) = inner.store_errors.admit("store", inner.clock.as_ref()) {
+                tracing::error!(
+                    error = %e,
+                    suppressed,
+                    "webhook not stored; answering 503 so Intercom retries (at most one such line every {}; \
+                     {suppressed} more since the last one; webhooks_ingested_total{{result=\"store_error\"}} counts them all)",
+                    humantime::format_duration(SIGNATURE_WARN_EVERY)
+                );
+            }
             Err(unavailable("the event store failed; Intercom will retry"))
         }
         Err(_) => {
             metrics::counter!(names::WEBHOOKS_INGESTED, "topic" => topic_label, "result" => "timeout")
                 .increment(1);
-            tracing::error!(
-                deadline = %humantime::format_duration(inner.ack_deadline),
-                "webhook commit missed webhooks.ack_deadline; answering 503 so Intercom retries"
-            );
+            if let Some(suppressed) = inner.store_errors.admit("deadline", inner.clock.as_ref()) {
+                tracing::error!(
+                    deadline = %humantime::format_duration(inner.ack_deadline),
+                    suppressed,
+                    "webhook commit missed webhooks.ack_deadline; answering 503 so Intercom retries (at most \
+                     one such line every {}; {suppressed} more since the last one)",
+                    humantime::format_duration(SIGNATURE_WARN_EVERY)
+                );
+            }
             Err(unavailable("the event store did not commit in time; Intercom will retry"))
         }
     };

@@ -262,8 +262,28 @@ async fn a_full_disk_refuses_webhooks_loses_nothing_acknowledged_and_recovers_wi
     }
     assert_eq!(refused.len(), 5, "the store never filled up");
 
-    // Space returns: Intercom's retries of the refused ones are stored, with no restart.
+    // Readiness stays 503 while the disk is full, also once later batches that need no new page
+    // (the idle heartbeat, the dispatcher's claims) have committed: wait for such a batch to end
+    // after the last refusal, then look.
+    let refused_at = Instant::now();
+    eventually("a batch ends after the last refusal", || {
+        let health = store.writer_health().unwrap();
+        async move { (health.since_beat < refused_at.elapsed() && health.busy_for.is_none()).then_some(()) }
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let readyz = || http.get(app.url("/readyz")).send();
+    let response = readyz().await.unwrap();
+    assert_eq!(response.status(), 503, "/readyz while the disk is full");
+    let (_, code, message) = error_envelope(response).await;
+    assert_eq!(code, "store_unavailable");
+    assert!(!message.contains("database or disk is full"), "/readyz echoes the raw cause: {message}");
+
+    // Space returns: readiness recovers by itself (a not-ready instance gets no webhooks to prove
+    // it), then Intercom's retries of the refused ones are stored, with no restart.
     store.limit_pages(None).await.unwrap();
+    eventually("/readyz is 200 again", || async { (readyz().await.unwrap().status() == 200).then_some(()) })
+        .await;
     for id in &refused {
         let response = app.notify(&notification(id, "contact.user.created")).await;
         assert_eq!(response.status(), 200, "{id} after space returned");
@@ -280,4 +300,76 @@ async fn a_full_disk_refuses_webhooks_loses_nothing_acknowledged_and_recovers_wi
     let db = rusqlite::Connection::open(dir.path().join("data/switchboard.db")).unwrap();
     let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(check, "ok");
+}
+
+/// What the process logs, for [`a_full_disk_logs_the_failure_once_then_a_summary_and_the_recovery`].
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn lines(&self) -> Vec<String> {
+        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+}
+
+/// A sustained failure does not flood the log: a hundred refused webhooks on a full disk log the
+/// first failure (the store's and the ingress's) once, and the recovery once with the count. In a
+/// process of its own: it installs the global log subscriber, which the writer thread logs to.
+#[test]
+fn a_full_disk_logs_the_failure_once_then_a_summary_and_the_recovery() {
+    crate::harness::in_own_process(|| crate::harness::block_on(full_disk_log_scenario()));
+}
+
+async fn full_disk_log_scenario() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).finish(),
+    )
+    .unwrap();
+    let dir = AppDir::new("");
+    let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("data/switchboard.db")).unwrap());
+    let app = dir.spawn_on_store(store.clone()).await;
+    store.limit_pages(Some(1)).await.unwrap();
+    let mut refused = 0;
+    for n in 0..5_000 {
+        let response = app.notify(&notification(&format!("notif_full_{n}"), "contact.user.created")).await;
+        if response.status() == 503 {
+            refused += 1;
+            if refused == 100 {
+                break;
+            }
+        }
+    }
+    assert_eq!(refused, 100, "the store never filled up");
+    let errors: Vec<_> = capture.lines().into_iter().filter(|l| l.contains(" ERROR ")).collect();
+    // One from the store, one from the ingress; a slow machine crossing the 10 s summary interval
+    // may add a summary of each.
+    assert!((2..=4).contains(&errors.len()), "{} ERROR lines: {errors:#?}", errors.len());
+
+    store.limit_pages(None).await.unwrap();
+    let recovered = eventually("the recovery is logged", || {
+        let lines = capture.lines();
+        async move { lines.into_iter().find(|l| l.contains("store writes succeed again")) }
+    })
+    .await;
+    let failed: u64 = recovered
+        .split("failed_batches=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no failed_batches in {recovered}"));
+    assert!(failed >= 100, "{recovered}");
+    app.stop().await;
 }
