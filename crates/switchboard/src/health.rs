@@ -3,6 +3,12 @@
 //!
 //! `/health` probes Intercom with `GET /me` at most once per `health.probe_interval`: concurrent
 //! and repeated checks share one cached probe, so Kubernetes probes do not spend the rate budget.
+//! Its queue figures likewise come from one count at a time, reused for a second: counting a
+//! million pending deliveries is real work, and `/readyz` must never wait behind it.
+//!
+//! Readiness sees the writer as well as the reader: a store whose writer is stuck in a batch past
+//! `webhooks.ack_deadline`, has stopped beating, or failed its last batch is not ready, since
+//! webhooks are being refused.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,24 +27,46 @@ use tokio::sync::Mutex;
 use crate::config::ServerConfig;
 use crate::http_error::{ErrorCode, HttpError};
 use crate::intercom::{Intercom, Unavailable};
-use crate::store::Store;
+use crate::store::{QueueStats, Store};
 use crate::telemetry::names;
 
 /// How long `/readyz` and `/health` wait for the store before calling it unreachable.
 const STORE_PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one batch may run before the writer counts as stuck, unless the service says otherwise
+/// (it passes `webhooks.ack_deadline`, whose default this is).
+const DEFAULT_WRITER_STALL: Duration = Duration::from_secs(3);
+/// How much longer than the stall limit an idle writer may go without a beat (it beats every second).
+const BEAT_SLACK: Duration = Duration::from_secs(2);
+/// How long `/health` reuses its queue figures: concurrent and repeated checks cost one count.
+const QUEUE_FIGURES_TTL: Duration = Duration::from_secs(1);
+/// The longest one count of the queue may run before it is interrupted. `/health` waits only
+/// [`STORE_PING_TIMEOUT`] for it; a count that finishes later serves the next checks.
+const QUEUE_COUNT_LIMIT: Duration = Duration::from_secs(30);
 
-/// Whether the service should receive traffic: the store answers with a current schema, and
-/// shutdown has not begun (so load balancers drain it before the listener closes).
+/// Whether the service should receive traffic: the store answers with a current schema, its writer
+/// is committing, and shutdown has not begun (so load balancers drain it before the listener closes).
 #[derive(Debug, Clone)]
 pub struct Readiness {
     shutting_down: Arc<AtomicBool>,
     store: Arc<dyn Store>,
+    writer_stall: Duration,
 }
 
 impl Readiness {
     /// Readiness backed by `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Readiness { shutting_down: Arc::new(AtomicBool::new(false)), store }
+        Readiness {
+            shutting_down: Arc::new(AtomicBool::new(false)),
+            store,
+            writer_stall: DEFAULT_WRITER_STALL,
+        }
+    }
+
+    /// Counts the writer as stuck once one batch has run longer than `after`: the service passes
+    /// `webhooks.ack_deadline`, past which webhooks are refused anyway.
+    pub fn writer_stall_after(mut self, after: Duration) -> Self {
+        self.writer_stall = after;
+        self
     }
 
     /// Marks the service as shutting down: `/readyz` answers 503 from now on.
@@ -94,12 +122,41 @@ pub async fn readyz(State(readiness): State<Readiness>) -> Result<Json<serde_jso
             "the service is shutting down; send traffic to another instance",
         ));
     }
-    match ping(readiness.store.as_ref()).await {
+    match check_store(readiness.store.as_ref(), readiness.writer_stall).await {
         Ok(_) => Ok(Json(json!({ "status": "ready" }))),
         Err(error) => Err(HttpError::new(
             ErrorCode::StoreUnavailable,
             format!("the store is unavailable: {error}; check the store and the service's log"),
         )),
+    }
+}
+
+/// What is wrong with the store's writer, if anything, when one batch may run for `stall`.
+fn writer_problem(store: &dyn Store, stall: Duration) -> Option<String> {
+    let writer = store.writer_health()?;
+    let secs = |d: Duration| format!("{:.1}s", d.as_secs_f64());
+    if let Some(reason) = writer.died {
+        return Some(format!("its writer stopped ({reason}); the service exits so that it is restarted"));
+    }
+    if let Some(busy) = writer.busy_for.filter(|busy| *busy > stall) {
+        return Some(format!(
+            "its writer has been in one batch for {}, longer than webhooks.ack_deadline ({}), so webhooks are \
+             refused; is another process holding the database's write lock, or is the disk stalled?",
+            secs(busy),
+            secs(stall)
+        ));
+    }
+    if writer.since_beat > stall + BEAT_SLACK {
+        return Some(format!("its writer has not finished a batch for {}", secs(writer.since_beat)));
+    }
+    writer.last_failure.map(|cause| format!("its last write batch failed: {cause}"))
+}
+
+/// The store's writer, then a ping of its reader: the ping's latency, or what is wrong.
+async fn check_store(store: &dyn Store, stall: Duration) -> Result<Duration, String> {
+    match writer_problem(store, stall) {
+        Some(problem) => Err(problem),
+        None => ping(store).await,
     }
 }
 
@@ -172,6 +229,25 @@ pub struct Health {
     cache: Mutex<Option<(u64, IntercomHealth)>>,
     status_page: Arc<RwLock<Option<StatusPageReading>>>,
     clock: SharedClock,
+    figures: Arc<parking_lot::Mutex<FiguresCache>>,
+    writer_stall: Duration,
+}
+
+/// The queue as `/health` shows it.
+#[derive(Debug, Clone)]
+struct QueueFigures {
+    stats: QueueStats,
+    disabled: Vec<String>,
+}
+
+type Counted = Option<Result<QueueFigures, String>>;
+
+/// The last queue figures and the count under way, if any: callers share one count (single
+/// flight), and a count outlives the callers that stop waiting for it, so its result is not lost.
+#[derive(Debug, Default)]
+struct FiguresCache {
+    last: Option<(Instant, QueueFigures)>,
+    counting: Option<tokio::sync::watch::Receiver<Counted>>,
 }
 
 impl Health {
@@ -190,6 +266,61 @@ impl Health {
             cache: Mutex::new(None),
             status_page: Arc::default(),
             clock,
+            figures: Arc::default(),
+            writer_stall: DEFAULT_WRITER_STALL,
+        }
+    }
+
+    /// Counts the store's writer as stuck past `after` (see [`Readiness::writer_stall_after`]).
+    pub fn writer_stall_after(mut self, after: Duration) -> Self {
+        self.writer_stall = after;
+        self
+    }
+
+    /// The queue figures: cached ones younger than [`QUEUE_FIGURES_TTL`], else those of the count
+    /// under way, else of a new count.
+    async fn queue_figures(&self) -> Result<QueueFigures, String> {
+        let mut counting =
+            {
+                let mut cache = self.figures.lock();
+                if let Some((at, figures)) = &cache.last
+                    && at.elapsed() < QUEUE_FIGURES_TTL
+                {
+                    return Ok(figures.clone());
+                }
+                match &cache.counting {
+                    Some(counting) => counting.clone(),
+                    None => {
+                        let (done, counting) = tokio::sync::watch::channel(None);
+                        cache.counting = Some(counting.clone());
+                        let (store, figures) = (self.store.clone(), self.figures.clone());
+                        // The cache lock is held until `counting` is recorded, so the task's own
+                        // update always comes after it.
+                        tokio::spawn(async move {
+                            let result =
+                                match tokio::time::timeout(QUEUE_COUNT_LIMIT, count_queue(store.as_ref()))
+                                    .await
+                                {
+                                    Ok(result) => result,
+                                    Err(_) => Err(format!(
+                                        "counting the queue took longer than {}s and was stopped",
+                                        QUEUE_COUNT_LIMIT.as_secs()
+                                    )),
+                                };
+                            let mut cache = figures.lock();
+                            cache.counting = None;
+                            if let Ok(counted) = &result {
+                                cache.last = Some((Instant::now(), counted.clone()));
+                            }
+                            done.send_replace(Some(result));
+                        });
+                        counting
+                    }
+                }
+            };
+        match counting.wait_for(Option::is_some).await {
+            Ok(result) => result.clone().unwrap_or_else(|| Err("the queue count was lost".into())),
+            Err(_) => Err("the queue count was lost".into()),
         }
     }
 
@@ -291,24 +422,25 @@ impl Health {
     /// The whole report and its HTTP status (200 only when healthy).
     pub async fn report(&self) -> (StatusCode, serde_json::Value) {
         let intercom = self.intercom().await;
-        let (store_status, store) = match ping(self.store.as_ref()).await {
+        let (store_status, store) = match check_store(self.store.as_ref(), self.writer_stall).await {
             Ok(latency) => (
                 Status::Healthy,
                 json!({ "status": Status::Healthy, "latencyMs": latency.as_millis() as u64 }),
             ),
             Err(error) => (Status::Unhealthy, json!({ "status": Status::Unhealthy, "error": error })),
         };
-        let webhooks = match tokio::time::timeout(STORE_PING_TIMEOUT, self.store.stats()).await {
-            Err(_) => json!({ "error": "the store did not report its queue within 2s" }),
-            Ok(Err(e)) => json!({ "error": e.to_string() }),
-            Ok(Ok(stats)) => {
+        let webhooks = match tokio::time::timeout(STORE_PING_TIMEOUT, self.queue_figures()).await {
+            Err(_) => {
+                json!({ "error": "the store did not count its queue within 2s; a later check shows the count" })
+            }
+            Ok(Err(e)) => json!({ "error": e }),
+            Ok(Ok(QueueFigures { stats, disabled })) => {
                 let now = crate::store::now_millis(self.clock.as_ref());
-                let disabled = self.store.disabled_destinations().await.unwrap_or_default();
                 json!({
                     "queueDepth": stats.pending,
                     "oldestPendingSeconds": stats.oldest_pending_received_at.map(|at| (now - at).max(0) / 1000),
                     "deadLetters": stats.dead,
-                    "disabledDestinations": disabled.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+                    "disabledDestinations": disabled,
                 })
             }
         };
@@ -329,6 +461,13 @@ impl Health {
         let code = if status == Status::Healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         (code, body)
     }
+}
+
+/// One count of the queue and the disabled destinations.
+async fn count_queue(store: &dyn Store) -> Result<QueueFigures, String> {
+    let stats = store.stats().await.map_err(|e| e.to_string())?;
+    let disabled = store.disabled_destinations().await.map_err(|e| e.to_string())?;
+    Ok(QueueFigures { stats, disabled: disabled.into_iter().map(|d| d.name).collect() })
 }
 
 /// `GET /health`: 200 when healthy, 503 otherwise, with the report either way.

@@ -80,11 +80,13 @@ pub enum ErrorCode {
     RequestTimeout,
     /// 503: the listener is at `server.max_connections`; retry after `Retry-After`.
     Overloaded,
+    /// 503: the request was not answered within `server.request_timeout`; retry.
+    Timeout,
 }
 
 impl ErrorCode {
     /// Every code, in the order of docs/errors.md.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         ErrorCode::UnknownApp,
         ErrorCode::BodyTooLarge,
         ErrorCode::SignatureMissing,
@@ -108,6 +110,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::RequestTimeout,
         ErrorCode::Overloaded,
+        ErrorCode::Timeout,
     ];
 
     /// The code as it appears in `errors[].code`.
@@ -136,6 +139,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Timeout => "timeout",
         }
     }
 
@@ -162,7 +166,8 @@ impl ErrorCode {
             ErrorCode::Unavailable
             | ErrorCode::StoreUnavailable
             | ErrorCode::ShuttingDown
-            | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            | ErrorCode::Overloaded
+            | ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -80,6 +80,11 @@ pub enum StartupError {
         "cannot load the TLS certificate or key: {0}; check server.tls_cert and server.tls_key (PEM files)"
     )]
     Tls(std::io::Error),
+    /// The store's writer stopped while serving: nothing more could be stored.
+    #[error(
+        "the store's writer stopped ({0}); exiting so that the service is restarted (see the log above for the cause)"
+    )]
+    WriterLost(String),
 }
 
 /// Why `serve` (configured or `--sandbox`) stopped with an error.
@@ -136,7 +141,7 @@ impl Application {
         // ages, store timestamps and leases the CLI also reads) follows the wall clock; the alert
         // engine measures windows, which an NTP step must not shrink or stretch, so it gets a clock
         // anchored to the monotonic one.
-        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new())).await
+        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new()), None).await
     }
 
     /// [`Application::build`] with every time-dependent part on `clock`: the ingress age check,
@@ -147,7 +152,19 @@ impl Application {
         secrets: LoadedSecrets,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        Self::assemble(config, secrets, clock.clone(), clock).await
+        Self::assemble(config, secrets, clock.clone(), clock, None).await
+    }
+
+    /// [`Application::build`] over `store`, opened by the caller instead of from `config.store`,
+    /// so that a test can hold the concrete store (a [`store::SqliteStore`], to make its disk look
+    /// full) while the service runs on it.
+    pub async fn build_on(
+        config: &Config,
+        secrets: LoadedSecrets,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartupError> {
+        Self::assemble(config, secrets, Arc::new(SystemClock), Arc::new(MonotonicClock::new()), Some(store))
+            .await
     }
 
     async fn assemble(
@@ -155,6 +172,7 @@ impl Application {
         secrets: LoadedSecrets,
         clock: SharedClock,
         alert_clock: SharedClock,
+        store: Option<Arc<dyn Store>>,
     ) -> Result<Self, StartupError> {
         // Load TLS first: a bad certificate should stop startup before anything else is opened.
         let tls = match &config.server.tls {
@@ -165,7 +183,10 @@ impl Application {
             )),
             None => None,
         };
-        let store = store::open(&config.store)?;
+        let store = match store {
+            Some(store) => store,
+            None => store::open(&config.store)?,
+        };
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
         let internal_listener = match config.server.internal_listen {
@@ -229,10 +250,14 @@ impl Application {
         let metrics = install_metrics()?;
         let alerts = AlertEngine::new(config.alerts.clone(), alert_clock, metrics.tap())?
             .with_channel_secrets(&secrets.alert_secrets);
-        let readiness = Readiness::new(store.clone());
+        // A writer stuck past the ack deadline means webhooks are being refused: not ready.
+        let stall = config.webhooks.ack_deadline;
+        let readiness = Readiness::new(store.clone()).writer_stall_after(stall);
         let intercom = Intercom::new(config, secrets.intercom_token.as_ref());
-        let health =
-            Arc::new(Health::new(intercom, store.clone(), config.health.probe_interval, clock.clone()));
+        let health = Arc::new(
+            Health::new(intercom, store.clone(), config.health.probe_interval, clock.clone())
+                .writer_stall_after(stall),
+        );
         let webhooks = ingress::routes(&config.webhooks.path, ingress);
         let admin = admin::router(AdminState {
             store: store.clone(),
@@ -352,6 +377,8 @@ impl Application {
         let limits = listener::Limits {
             header_timeout: server.header_timeout,
             body_timeout: server.body_timeout,
+            write_timeout: server.write_timeout,
+            request_timeout: server.request_timeout,
             max_connections: server.max_connections,
         };
         let public =
@@ -370,21 +397,30 @@ impl Application {
             stopped(&mut drain_started).await;
             tokio::time::sleep(drain_timeout).await;
         };
-        tokio::select! {
-            () = served => {}
+        let store = self.store.clone();
+        let outcome = tokio::select! {
+            () = served => Ok(()),
+            // Fatal: every webhook would get 503 for as long as the process lives. Exiting lets the
+            // supervisor restart it with a fresh writer; in-flight requests are cut off, and none of
+            // them was acknowledged without a commit.
+            reason = store.writer_lost() => {
+                tracing::error!(%reason, "the store's writer stopped; exiting so that the service is restarted");
+                Err(StartupError::WriterLost(reason))
+            }
             () = drained => {
                 tracing::warn!(
                     timeout = %humantime::format_duration(drain_timeout),
                     "in-flight requests did not finish in time; closing them"
                 );
+                Ok(())
             }
-        }
+        };
         let _ = dispatcher_stop_tx.send(true);
         let _ = dispatcher.await;
         background.shutdown().await;
         self.store.close().await;
         tracing::info!("stopped");
-        Ok(())
+        outcome
     }
 }
 

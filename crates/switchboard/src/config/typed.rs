@@ -81,6 +81,14 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's whole body once its headers arrived.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub body_timeout: Duration,
+    /// How long a connection's writes may make no progress (a client that stops reading) before
+    /// the connection is closed.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub write_timeout: Duration,
+    /// How long a request may take from its headers to its answer (body included) before it is
+    /// answered 503 `timeout`.
+    #[serde(serialize_with = "humantime_serde::serialize")]
+    pub request_timeout: Duration,
     /// Most connections open at once on each listener; beyond, clients get 503 with `Retry-After`.
     pub max_connections: usize,
     /// How long in-flight requests may take to finish at shutdown.

@@ -5,8 +5,13 @@
 //!
 //! Delivery is at least once. An event reaches a destination more than once only when an attempt's
 //! outcome was lost: the destination answered but the result was not recorded (a crash, or a lease
-//! that expired during a slow attempt). Destinations should deduplicate on `webhook-id` (the Intercom
-//! notification id, also sent as `X-Intercom-Notification-Id`).
+//! lost while the store could not be reached to renew it). Destinations should deduplicate on
+//! `webhook-id` (the Intercom notification id, also sent as `X-Intercom-Notification-Id`).
+//!
+//! Leases: a running attempt renews its lease every third of it, so however long an attempt takes,
+//! no other worker takes the delivery over while this one lives. Each claim carries a fencing token,
+//! and a result is recorded only with the token of the delivery's latest claim. The dispatcher never
+//! claims a delivery it is still attempting, whatever the wall clock does.
 
 pub mod builtin;
 pub mod routing;
@@ -15,7 +20,7 @@ pub mod signing;
 pub mod topic;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchboard_clock::SharedClock;
@@ -28,7 +33,7 @@ pub use schedule::RetrySchedule;
 pub use topic::{TopicPattern, TopicPatternError};
 
 use crate::secrets::Secret;
-use crate::store::{AttemptResult, ClaimedDelivery, Millis, Store, now_millis};
+use crate::store::{AttemptResult, ClaimExclusions, ClaimedDelivery, Millis, Store, now_millis};
 use crate::telemetry::names;
 
 /// A configured HTTP destination.
@@ -73,6 +78,58 @@ struct DispatcherInner {
     wake: Arc<Notify>,
     owner: String,
     clock: SharedClock,
+    /// Attempts in flight, so the dispatcher never claims one of them again.
+    in_flight: Mutex<InFlight>,
+}
+
+/// What the dispatcher is attempting now.
+#[derive(Debug, Default)]
+struct InFlight {
+    deliveries: std::collections::HashSet<i64>,
+    per_destination: HashMap<String, usize>,
+}
+
+/// Marks one attempt in flight until dropped (also when its task panics).
+struct Attempting {
+    inner: Arc<DispatcherInner>,
+    delivery: i64,
+    destination: String,
+}
+
+impl Attempting {
+    fn start(inner: &Arc<DispatcherInner>, delivery: &ClaimedDelivery) -> Self {
+        let mut in_flight = inner.in_flight();
+        in_flight.deliveries.insert(delivery.id);
+        *in_flight.per_destination.entry(delivery.destination.clone()).or_default() += 1;
+        Attempting { inner: inner.clone(), delivery: delivery.id, destination: delivery.destination.clone() }
+    }
+}
+
+impl Drop for Attempting {
+    fn drop(&mut self) {
+        let mut in_flight = self.inner.in_flight();
+        in_flight.deliveries.remove(&self.delivery);
+        if let Some(n) = in_flight.per_destination.get_mut(&self.destination) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                in_flight.per_destination.remove(&self.destination);
+            }
+        }
+    }
+}
+
+impl DispatcherInner {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        // The set stays consistent even if a holder panicked: every change is one insert or remove.
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the next claim must pass over, and how many deliveries it may take.
+    fn next_claim(&self, free: usize) -> (ClaimExclusions, usize) {
+        let in_flight = self.in_flight();
+        let deliveries = in_flight.deliveries.iter().copied().collect();
+        (ClaimExclusions { deliveries, destinations: Vec::new() }, free)
+    }
 }
 
 impl Dispatcher {
@@ -102,6 +159,7 @@ impl Dispatcher {
                 wake,
                 owner,
                 clock,
+                in_flight: Mutex::new(InFlight::default()),
             }),
         })
     }
@@ -125,8 +183,13 @@ impl Dispatcher {
                 }
                 continue;
             }
-            let claimed = match inner.store.claim(&inner.owner, self.now(), inner.settings.lease, free).await
-            {
+            let (except, limit) = inner.next_claim(free);
+            let claimed = if limit == 0 {
+                Ok(Vec::new())
+            } else {
+                inner.store.claim_except(&inner.owner, self.now(), inner.settings.lease, limit, &except).await
+            };
+            let claimed = match claimed {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::error!(%error, "cannot claim deliveries; retrying");
@@ -146,19 +209,27 @@ impl Dispatcher {
                 continue;
             }
             for delivery in claimed {
+                // The claim asked for no more than the free permits, and only this loop takes them.
                 let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+                let attempting = Attempting::start(&self.inner, &delivery);
                 let this = self.clone();
                 attempts.spawn(async move {
-                    let result = this.attempt(&delivery).await;
-                    if let Err(error) = this
-                        .inner
-                        .store
-                        .complete(&this.inner.owner, this.now(), vec![(delivery.id, result)])
-                        .await
-                    {
+                    let result = this.attempt_renewing(&delivery).await;
+                    match this.inner.store.complete(&this.inner.owner, this.now(), vec![(delivery.claim(), result)]).await {
+                        Ok(0) => tracing::warn!(
+                            destination = %delivery.destination,
+                            delivery = delivery.id,
+                            "the result of a delivery attempt was not recorded: its lease was lost and the delivery \
+                             claimed again; the newer claim's result counts"
+                        ),
+                        Ok(_) => {}
                         // The lease will expire and the delivery will be attempted again: at least once.
-                        tracing::error!(%error, delivery = delivery.id, "cannot record a delivery result");
+                        Err(error) => {
+                            tracing::error!(%error, delivery = delivery.id, "cannot record a delivery result")
+                        }
                     }
+                    // Only now may the delivery be claimed again: its result is recorded (or refused).
+                    drop(attempting);
                     drop(permit);
                 });
             }
@@ -177,6 +248,39 @@ impl Dispatcher {
     /// The dispatcher's clock as store time.
     fn now(&self) -> Millis {
         now_millis(self.inner.clock.as_ref())
+    }
+
+    /// Runs one attempt and renews its lease every third of the lease until it ends, so that no
+    /// other worker takes the delivery over however long the attempt takes. The renewals are timed
+    /// on tokio's monotonic clock, so a wall-clock jump cannot hold them back.
+    async fn attempt_renewing(&self, delivery: &ClaimedDelivery) -> AttemptResult {
+        let inner = &self.inner;
+        let every = inner.settings.lease / 3;
+        let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let attempt = self.attempt(delivery);
+        tokio::pin!(attempt);
+        let mut held = true;
+        loop {
+            tokio::select! {
+                result = &mut attempt => return result,
+                _ = renewals.tick(), if held => {
+                    match inner.store.renew(&inner.owner, self.now(), inner.settings.lease, vec![delivery.claim()]).await {
+                        Ok(0) => {
+                            held = false;
+                            tracing::warn!(
+                                destination = %delivery.destination,
+                                delivery = delivery.id,
+                                "lost the lease of a delivery still being attempted; another attempt may \
+                                 run beside this one, and only the newer one's result will be recorded"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, delivery = delivery.id, "cannot renew a delivery's lease; will try again"),
+                    }
+                }
+            }
+        }
     }
 
     async fn attempt(&self, delivery: &ClaimedDelivery) -> AttemptResult {

@@ -5,6 +5,11 @@
 //!   within `server.header_timeout` is disconnected; it also ends idle keep-alive connections;
 //! - a body timeout: a request's body must arrive within `server.body_timeout` of its headers,
 //!   else reading it fails, and the webhook ingress answers 408 without storing anything;
+//! - a write timeout: a connection whose writes make no progress for `server.write_timeout` (a
+//!   client that sends requests but never reads the answers) is closed. hyper's own timer only runs
+//!   while it waits for a request head, so without this such a client would hold its slot forever;
+//! - a request timeout: a request not answered within `server.request_timeout` of its headers
+//!   (body included) is answered `503 timeout`, whatever its handler is waiting for;
 //! - a connection cap: at most `server.max_connections` connections are served at once. Beyond it
 //!   a few more are answered `503 overloaded` with `Retry-After` and closed, and the rest are closed
 //!   at once, so that neither memory nor tasks grow with the number of clients.
@@ -23,7 +28,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use bytes::Bytes;
@@ -55,6 +60,10 @@ pub(crate) struct Limits {
     pub(crate) header_timeout: Duration,
     /// `server.body_timeout`.
     pub(crate) body_timeout: Duration,
+    /// `server.write_timeout`.
+    pub(crate) write_timeout: Duration,
+    /// `server.request_timeout`.
+    pub(crate) request_timeout: Duration,
     /// `server.max_connections`.
     pub(crate) max_connections: usize,
 }
@@ -82,9 +91,10 @@ pub(crate) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(|tls| RustlsAcceptor::new(tls).handshake_timeout(limits.header_timeout));
-    let app = TowerToHyperService::new(
-        router.layer(axum::middleware::from_fn_with_state(limits.body_timeout, body_deadline)),
-    );
+    // Inside a (second) request-id layer, so that a timeout's envelope carries the request's id.
+    let app = TowerToHyperService::new(http_error::with_request_ids(
+        router.layer(axum::middleware::from_fn_with_state(limits, request_limits)),
+    ));
     let shed = TowerToHyperService::new(http_error::with_request_ids(Router::new().fallback(overloaded)));
     let serving = Arc::new(Semaphore::new(limits.max_connections));
     let shedding = Arc::new(Semaphore::new(MAX_SHEDDING));
@@ -117,7 +127,7 @@ pub(crate) async fn serve(
                 let _permit = permit;
                 let mut http = http1::Builder::new();
                 http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-                connection(stream, acceptor, http, app, stop).await;
+                connection(stream, acceptor, http, limits.write_timeout, app, stop).await;
             });
             continue;
         }
@@ -140,7 +150,7 @@ pub(crate) async fn serve(
                     .header_read_timeout(limits.header_timeout)
                     .keep_alive(false)
                     .max_buf_size(SHED_BUFFER);
-                connection(stream, acceptor, http, shed, stop).await;
+                connection(stream, acceptor, http, limits.write_timeout, shed, stop).await;
             });
         } else {
             // Over both bounds: closing at once is the only answer that costs nothing.
@@ -155,12 +165,13 @@ pub(crate) async fn serve(
 }
 
 /// One connection: the TLS handshake (within the header timeout) if any, then HTTP/1.1 until the
-/// client or the server closes it; on `stop`, the request in flight finishes and the connection
-/// closes.
+/// client or the server closes it, or its writes stall for `write_timeout`; on `stop`, the request
+/// in flight finishes and the connection closes.
 async fn connection<S>(
     stream: TcpStream,
     tls: Option<RustlsAcceptor>,
     http: http1::Builder,
+    write_timeout: Duration,
     service: S,
     stop: watch::Receiver<bool>,
 ) where
@@ -168,6 +179,8 @@ async fn connection<S>(
     S::Future: Send + 'static,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
+    // Below TLS, so that the handshake's writes and every encrypted record are watched too.
+    let stream = Watchdog::new(stream, write_timeout);
     match tls {
         None => drive(stream, http, service, stop).await,
         Some(acceptor) => {
@@ -224,18 +237,29 @@ async fn overloaded() -> HttpError {
     .retry_after(SHED_RETRY_AFTER)
 }
 
-/// Gives the request's body its deadline: `server.body_timeout` from now, when its headers are in.
-async fn body_deadline(
-    State(timeout): State<Duration>,
+/// Gives the request its deadlines, from now, when its headers are in: `server.body_timeout` for
+/// its body, and `server.request_timeout` for its answer.
+async fn request_limits(
+    State(limits): State<Limits>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // Most requests have no body (GETs, probes): no deadline, and no timer, for those.
-    if request.body().is_end_stream() {
-        return next.run(request).await;
+    // Most requests have no body (GETs, probes): no body deadline, and no timer, for those.
+    let request = if request.body().is_end_stream() {
+        request
+    } else {
+        request.map(|body| Body::new(Deadline::new(body, limits.body_timeout)))
+    };
+    // Dropping the handler's future on timeout cancels what it awaits (the store's acknowledgement
+    // of a webhook may still land: Intercom's retry of it is deduplicated).
+    match tokio::time::timeout(limits.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => HttpError::new(
+            ErrorCode::Timeout,
+            "the request was not answered within server.request_timeout; retry it (a webhook retried is deduplicated)",
+        )
+        .into_response(),
     }
-    let request = request.map(|body| Body::new(Deadline::new(body, timeout)));
-    next.run(request).await
 }
 
 /// The error a body read fails with once `server.body_timeout` has passed: an [`io::Error`] of kind
@@ -280,5 +304,86 @@ impl hyper::body::Body for Deadline {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// What a connection's writes fail with once they made no progress for `server.write_timeout`.
+fn write_timeout_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client read nothing within server.write_timeout")
+}
+
+/// A connection's IO whose writes fail with [`write_timeout_error`] once they have been stalled
+/// (pending, not one byte taken) for `timeout`: a client that stops reading ends its connection,
+/// and frees its slot, instead of parking it in a flush forever. Any progress resets the clock.
+struct Watchdog<I> {
+    io: I,
+    timeout: Duration,
+    /// Running while the writes are stalled; `None` while they make progress.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> Watchdog<I> {
+    fn new(io: I, timeout: Duration) -> Self {
+        Watchdog { io, timeout, stalled: None }
+    }
+
+    /// Passes a write's (or flush's) result through, starting the clock when it is pending and
+    /// failing it once the clock runs out.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let timeout = self.timeout;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(write_timeout_error())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Watchdog<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // Reads have their own bounds: the header and body timeouts.
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        this.watch(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_shutdown(cx);
+        this.watch(cx, polled)
     }
 }

@@ -10,6 +10,9 @@
 //! patterns match (plus the built-in handlers), all in the same transaction, so an acknowledged
 //! event always has its deliveries queued. Deliveries are a queue with leases: a worker claims a
 //! batch until `lease_until`; a crashed worker's claims return to the queue when the lease expires.
+//! Every claim also gets a fencing token, greater than any given before; a result or a renewal counts
+//! only with the token of the claim that holds the delivery now, so an attempt whose lease expired
+//! (a stall, a wall-clock jump) can never record its result over a newer claim, even its own worker's.
 
 mod settings;
 pub mod sqlite;
@@ -103,6 +106,35 @@ pub struct ClaimedDelivery {
     pub body: Bytes,
     /// When the event was received.
     pub received_at: Millis,
+    /// The fencing token of this claim: results and renewals must present it.
+    pub token: i64,
+}
+
+impl ClaimedDelivery {
+    /// Which claim this is, for [`Store::complete`] and [`Store::renew`].
+    pub fn claim(&self) -> ClaimId {
+        ClaimId { delivery: self.id, token: self.token }
+    }
+}
+
+/// One claim of one delivery: the delivery's id and the fencing token its claim got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClaimId {
+    /// The delivery's id.
+    pub delivery: i64,
+    /// The claim's fencing token ([`ClaimedDelivery::token`]).
+    pub token: i64,
+}
+
+/// Deliveries a claim must pass over, though due.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimExclusions {
+    /// Deliveries the worker is still attempting: after a wall-clock jump their leases may look
+    /// expired, and claiming them again would send them twice at once.
+    pub deliveries: Vec<i64>,
+    /// Destinations that already have their share of the worker's attempts in flight, so one that
+    /// hangs cannot take every slot from the others.
+    pub destinations: Vec<String>,
 }
 
 /// The result of one delivery attempt.
@@ -221,6 +253,22 @@ pub struct ErasureRequest {
     pub recorded_at: Millis,
 }
 
+/// What the store's single writer is doing, for `/readyz`: backends that write through one thread
+/// of their own (SQLite) report it, so that readiness sees a writer that is stuck or failing, which
+/// a read-only ping cannot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriterHealth {
+    /// How long ago the writer last finished a batch; an idle writer beats about once a second
+    /// (it takes the write lock and releases it), so a large value means it is not looping.
+    pub since_beat: Duration,
+    /// How long the batch under way has been running, if one is.
+    pub busy_for: Option<Duration>,
+    /// Why the last batch failed, if it did; cleared by the next batch that commits.
+    pub last_failure: Option<String>,
+    /// Why the writer stopped for good, if it did (a panic): the process cannot store anything more.
+    pub died: Option<String>,
+}
+
 /// Why a store operation failed. Callers answer 503 to Intercom on any of these.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -246,23 +294,46 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Stores an event and queues its deliveries, durably, unless its key is already stored.
     async fn insert_event(&self, event: NewEvent) -> Result<InsertOutcome, StoreError>;
 
-    /// Leases up to `limit` due deliveries to `owner` until `now + lease`.
+    /// Leases up to `limit` due deliveries to `owner` until `now + lease`, each with a new fencing token.
     async fn claim(
         &self,
         owner: &str,
         now: Millis,
         lease: Duration,
         limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.claim_except(owner, now, lease, limit, &ClaimExclusions::default()).await
+    }
+
+    /// [`Store::claim`], passing over the deliveries and destinations in `except`.
+    async fn claim_except(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        limit: usize,
+        except: &ClaimExclusions,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// Records the result of attempts on deliveries claimed by `owner`; results for deliveries whose
-    /// lease another worker has since taken are ignored.
+    /// Records the results of attempts on deliveries claimed by `owner`, and returns how many were
+    /// recorded: a result whose claim is no longer the delivery's latest (its lease expired and the
+    /// delivery was claimed again, by any worker) is refused.
     async fn complete(
         &self,
         owner: &str,
         now: Millis,
-        results: Vec<(i64, AttemptResult)>,
-    ) -> Result<(), StoreError>;
+        results: Vec<(ClaimId, AttemptResult)>,
+    ) -> Result<usize, StoreError>;
+
+    /// Extends the leases of `claims`, still being attempted by `owner`, to `now + lease`; returns
+    /// how many it extended (a claim that lost its delivery to a newer one is not).
+    async fn renew(
+        &self,
+        owner: &str,
+        now: Millis,
+        lease: Duration,
+        claims: Vec<ClaimId>,
+    ) -> Result<usize, StoreError>;
 
     /// Lists dead letters, oldest first.
     async fn dead_letters(&self, filter: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;
@@ -298,6 +369,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Checks that the store answers and its schema is current (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The writer's state, for backends with a writer of their own; `None` for those without one,
+    /// whose [`Store::ping`] already covers writing.
+    fn writer_health(&self) -> Option<WriterHealth> {
+        None
+    }
+
+    /// Resolves, with the reason, if the writer stops for good while the store is open (never for
+    /// a backend without a writer of its own, nor on [`Store::close`]): the service must then exit
+    /// so that its supervisor restarts it, rather than answer 503 forever.
+    async fn writer_lost(&self) -> String {
+        std::future::pending().await
+    }
 
     /// Finishes pending writes and closes; later calls fail with [`StoreError::Closed`].
     async fn close(&self);

@@ -298,7 +298,7 @@ fn delivery_and_webhook_limits_are_checked() {
         max_clock_skew = "2h"
         [delivery]
         retry_schedule = []
-        lease = "10s"
+        lease = "50ms"
         [[destinations]]
         name = "app"
         url = "https://app.internal/hooks"
@@ -312,7 +312,7 @@ fn delivery_and_webhook_limits_are_checked() {
         "must be shorter than store.retention (30days)",
         "webhooks.max_clock_skew: must be at most 1h",
         "delivery.retry_schedule: must list one or more delays",
-        "delivery.lease: must be more than twice destinations[0].timeout",
+        "delivery.lease: must be at least 100ms",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -428,6 +428,8 @@ listen = "0.0.0.0:9443"
 internal_listen = "127.0.0.1:9090"
 header_timeout = "10s"
 body_timeout = "30s"
+write_timeout = "30s"
+request_timeout = "1m"
 max_connections = 256
 shutdown_timeout = "30s"
 shutdown_delay = "0s"

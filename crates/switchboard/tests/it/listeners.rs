@@ -152,6 +152,58 @@ async fn a_declared_body_over_max_body_gets_413_before_it_is_sent() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_client_that_never_reads_is_cut_off_within_the_write_timeout_and_frees_its_slot() {
+    // One slot, and a header timeout far away: only the write watchdog can free the slot.
+    let app =
+        app_dir("max_connections = 1\nheader_timeout = \"60s\"\nwrite_timeout = \"500ms\"", "").spawn().await;
+    // A tiny receive window, and requests pipelined without ever reading an answer: the server's
+    // writes stall once the socket buffers are full, with no request head left to wait for.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let greedy = socket.connect(app.addr).await.unwrap();
+    let (_reader, mut writer) = greedy.into_split();
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(2000);
+    // The writes stall too once the server stops reading; they end when it hangs up.
+    let pipelining = tokio::spawn(async move {
+        let _ = writer.write_all(&requests).await;
+        writer
+    });
+    // Until the watchdog cuts the greedy client off, the one slot is taken and /livez gets 503.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let freed = tokio::time::timeout(CUT_OFF, async {
+        loop {
+            if client.get(app.url("/livez")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    pipelining.abort();
+    assert!(freed.is_ok(), "a client that never reads still held the only slot after {CUT_OFF:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_not_answered_within_the_request_timeout_gets_503_timeout() {
+    // The body deadline is far away: only the request timeout can answer the stalled webhook.
+    let app = app_dir("body_timeout = \"60s\"\nrequest_timeout = \"500ms\"", "").spawn().await;
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(webhook_head(100).as_bytes()).await.unwrap();
+    stream.write_all(b"{\"type\":").await.unwrap();
+    let answer = tokio::time::timeout(CUT_OFF, read_answer(&mut stream))
+        .await
+        .expect("a request stalled in its handler got no answer")
+        .expect("the connection was closed without an answer");
+    assert_eq!(answer.status, 503);
+    let envelope: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(envelope["errors"][0]["code"], "timeout", "{envelope}");
+    assert_eq!(envelope["request_id"].as_str(), answer.header("x-request-id"), "{envelope}");
+    assert!(answer.header("x-request-id").is_some());
+    app.stop().await;
+}
+
 /// Opens `n` connections that each send part of a request head and stall: they hold their slots
 /// as long as they stay open.
 async fn hold(app: &TestApp, n: usize) -> Vec<TcpStream> {

@@ -4,8 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use switchboard::clock::ManualClock;
 use switchboard::store::{
-    AttemptResult, DeadLetterFilter, InsertOutcome, NewEvent, SqliteStore, Store, StoreError,
+    AttemptResult, ClaimExclusions, ClaimId, DeadLetterFilter, InsertOutcome, NewEvent, SqliteStore, Store,
+    StoreError, now_millis,
 };
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -97,9 +99,12 @@ async fn results_move_deliveries_between_states(b: Backend) {
         "w",
         100,
         vec![
-            (ids[0], AttemptResult::Delivered { status: Some(200) }),
-            (ids[1], AttemptResult::Retry { at: 5_000, status: Some(503), error: "HTTP 503".into() }),
-            (ids[2], AttemptResult::Dead { status: Some(400), error: "HTTP 400".into() }),
+            (claimed[0].claim(), AttemptResult::Delivered { status: Some(200) }),
+            (
+                claimed[1].claim(),
+                AttemptResult::Retry { at: 5_000, status: Some(503), error: "HTTP 503".into() },
+            ),
+            (claimed[2].claim(), AttemptResult::Dead { status: Some(400), error: "HTTP 400".into() }),
         ],
     )
     .await
@@ -146,7 +151,7 @@ async fn purge_removes_only_old_fully_delivered_events(b: Backend) {
             } else {
                 AttemptResult::Delivered { status: Some(200) }
             };
-            (d.id, result)
+            (d.claim(), result)
         })
         .collect();
     s.complete("w", 10_000, results).await.unwrap();
@@ -179,17 +184,84 @@ async fn a_stale_worker_cannot_overwrite_a_newer_claim(b: Backend) {
     let second = s.claim("worker-b", 30_000, LEASE, 1).await.unwrap();
     assert_eq!(first[0].id, second[0].id);
     let late = AttemptResult::Dead { status: Some(500), error: "late".into() };
-    s.complete("worker-a", 30_001, vec![(first[0].id, late)]).await.unwrap();
+    s.complete("worker-a", 30_001, vec![(first[0].claim(), late)]).await.unwrap();
     assert_eq!(s.stats().await.unwrap().dead, 0, "the stale result is ignored");
     assert!(
         s.claim("worker-c", 30_002, LEASE, 1).await.unwrap().is_empty(),
         "worker-b still holds the lease"
     );
-    s.complete("worker-b", 30_003, vec![(second[0].id, AttemptResult::Delivered { status: Some(200) })])
+    s.complete("worker-b", 30_003, vec![(second[0].claim(), AttemptResult::Delivered { status: Some(200) })])
         .await
         .unwrap();
     let stored = s.event("default", "n").await.unwrap().unwrap();
     assert_eq!(stored.deliveries, [("app".into(), "delivered".into())]);
+}
+
+async fn a_stale_claim_of_the_same_worker_cannot_record_over_its_newer_claim(b: Backend) {
+    // A wall-clock jump past the lease: the same worker claims the delivery again while its first
+    // attempt still runs. The owner cannot tell the two attempts apart; the fencing token does.
+    let clock = ManualClock::new(1_000_000);
+    let now = || now_millis(&clock);
+    let s = &b.store;
+    s.insert_event(event("n", &["app"], now())).await.unwrap();
+    let first = s.claim("worker", now(), LEASE, 1).await.unwrap().remove(0);
+    clock.advance(LEASE * 10);
+    let second = s.claim("worker", now(), LEASE, 1).await.unwrap().remove(0);
+    assert_eq!(first.id, second.id);
+    assert!(
+        second.token > first.token,
+        "each claim gets a newer token: {} then {}",
+        first.token,
+        second.token
+    );
+
+    let stale = AttemptResult::Retry { at: now() + 60_000, status: None, error: "late".into() };
+    assert_eq!(s.complete("worker", now(), vec![(first.claim(), stale)]).await.unwrap(), 0, "refused");
+    assert_eq!(s.renew("worker", now(), LEASE, vec![first.claim()]).await.unwrap(), 0, "no renewal either");
+    assert!(s.claim("other", now(), LEASE, 1).await.unwrap().is_empty(), "the newer claim still holds it");
+    let done = AttemptResult::Delivered { status: Some(200) };
+    assert_eq!(s.complete("worker", now(), vec![(second.claim(), done)]).await.unwrap(), 1);
+    let stored = s.event("default", "n").await.unwrap().unwrap();
+    assert_eq!(stored.deliveries, [("app".into(), "delivered".into())]);
+    // A result presented twice counts once.
+    let again = AttemptResult::Dead { status: None, error: "again".into() };
+    assert_eq!(s.complete("worker", now(), vec![(second.claim(), again)]).await.unwrap(), 0);
+    assert_eq!(s.stats().await.unwrap().dead, 0);
+}
+
+async fn renewal_extends_only_the_latest_claim(b: Backend) {
+    let s = &b.store;
+    s.insert_event(event("n", &["app"], 0)).await.unwrap();
+    let claimed = s.claim("worker-a", 0, LEASE, 1).await.unwrap().remove(0);
+    // Renewed at 20 s, the lease runs to 50 s instead of 30 s.
+    assert_eq!(s.renew("worker-a", 20_000, LEASE, vec![claimed.claim()]).await.unwrap(), 1);
+    assert!(s.claim("worker-b", 49_999, LEASE, 1).await.unwrap().is_empty(), "renewed lease still held");
+    assert_eq!(s.renew("worker-b", 49_999, LEASE, vec![claimed.claim()]).await.unwrap(), 0, "not b's claim");
+    let taken = s.claim("worker-b", 50_000, LEASE, 1).await.unwrap().remove(0);
+    assert_eq!(s.renew("worker-a", 50_001, LEASE, vec![claimed.claim()]).await.unwrap(), 0, "a lost it");
+    assert_eq!(s.renew("worker-b", 50_001, LEASE, vec![taken.claim()]).await.unwrap(), 1);
+    let wrong_token = ClaimId { delivery: taken.id, token: taken.token + 1 };
+    assert_eq!(s.renew("worker-b", 50_001, LEASE, vec![wrong_token]).await.unwrap(), 0, "a token not given");
+}
+
+async fn claims_pass_over_excluded_deliveries_and_destinations(b: Backend) {
+    let s = &b.store;
+    s.insert_event(event("n1", &["app", "crm"], 0)).await.unwrap();
+    s.insert_event(event("n2", &["app", "crm"], 1)).await.unwrap();
+    let all = s.claim("w", 1, LEASE, 10).await.unwrap();
+    assert_eq!(all.len(), 4);
+    let (held, rest): (Vec<_>, Vec<_>) = all.iter().partition(|d| d.notification_id == "n1");
+    // Far past the lease (a wall-clock jump): the worker still attempts n1's deliveries.
+    let except = ClaimExclusions { deliveries: held.iter().map(|d| d.id).collect(), destinations: vec![] };
+    let again = s.claim_except("w", 1_000_000, LEASE, 10, &except).await.unwrap();
+    let mut got: Vec<i64> = again.iter().map(|d| d.id).collect();
+    got.sort();
+    let mut want: Vec<i64> = rest.iter().map(|d| d.id).collect();
+    want.sort();
+    assert_eq!(got, want, "n1's deliveries are passed over");
+    let except = ClaimExclusions { deliveries: vec![], destinations: vec!["crm".into()] };
+    let app_only = s.claim_except("w", 2_000_000, LEASE, 10, &except).await.unwrap();
+    assert_eq!(app_only.iter().map(|d| d.destination.as_str()).collect::<Vec<_>>(), ["app", "app"]);
 }
 
 async fn a_disabled_destination_pauses_its_deliveries(b: Backend) {
@@ -216,7 +288,7 @@ async fn replays_of_many_dead_letters_are_complete(b: Backend) {
     let claimed = s.claim("w", 2_000, LEASE, 2_000).await.unwrap();
     let results = claimed
         .iter()
-        .map(|d| (d.id, AttemptResult::Dead { status: Some(500), error: "x".into() }))
+        .map(|d| (d.claim(), AttemptResult::Dead { status: Some(500), error: "x".into() }))
         .collect();
     s.complete("w", 2_000, results).await.unwrap();
     assert_eq!(s.stats().await.unwrap().dead, 1_234);
@@ -248,6 +320,9 @@ contract!(sqlite:
     a_stale_worker_cannot_overwrite_a_newer_claim,
     a_disabled_destination_pauses_its_deliveries,
     replays_of_many_dead_letters_are_complete,
+    a_stale_claim_of_the_same_worker_cannot_record_over_its_newer_claim,
+    renewal_extends_only_the_latest_claim,
+    claims_pass_over_excluded_deliveries_and_destinations,
 );
 
 #[tokio::test]

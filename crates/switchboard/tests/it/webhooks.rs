@@ -6,8 +6,9 @@ use std::time::Duration;
 use switchboard::clock::{Clock, ManualClock, SystemClock};
 use switchboard::delivery::Routing;
 use switchboard::store::{
-    AttemptResult, ClaimedDelivery, DeadLetter, DeadLetterFilter, DisabledDestination, ErasureRequest,
-    InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError, StoredEvent,
+    AttemptResult, ClaimExclusions, ClaimId, ClaimedDelivery, DeadLetter, DeadLetterFilter,
+    DisabledDestination, ErasureRequest, InsertOutcome, Millis, NewEvent, QueueStats, Store, StoreError,
+    StoredEvent,
 };
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
@@ -222,17 +223,26 @@ impl Store for BrokenStore {
         }
         Err(StoreError::Database("disk I/O error (database or disk is full)".into()))
     }
-    async fn claim(
+    async fn claim_except(
         &self,
         _: &str,
         _: Millis,
         _: Duration,
         _: usize,
+        _: &ClaimExclusions,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         Ok(Vec::new())
     }
-    async fn complete(&self, _: &str, _: Millis, _: Vec<(i64, AttemptResult)>) -> Result<(), StoreError> {
-        Ok(())
+    async fn complete(
+        &self,
+        _: &str,
+        _: Millis,
+        _: Vec<(ClaimId, AttemptResult)>,
+    ) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    async fn renew(&self, _: &str, _: Millis, _: Duration, _: Vec<ClaimId>) -> Result<usize, StoreError> {
+        Ok(0)
     }
     async fn dead_letters(&self, _: DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError> {
         Ok(Vec::new())

@@ -66,7 +66,10 @@ pub(super) fn destinations(
     destinations
 }
 
-/// `[delivery]`, and a lease longer than twice every destination's timeout.
+/// The shortest `delivery.lease`: renewals every third of it must reach the store in time.
+const MIN_LEASE: Duration = Duration::from_millis(100);
+
+/// `[delivery]`, and every destination's timeout.
 pub(super) fn delivery(
     issues: &mut Issues,
     raw: &RawDelivery,
@@ -90,19 +93,18 @@ pub(super) fn delivery(
     if raw.poll_interval.0.is_zero() {
         issues.push("delivery.poll_interval", "must be more than zero; the default is \"1s\"");
     }
+    // A running attempt renews its lease every third of it, so the lease need not outlast the
+    // slowest destination; it only bounds how long a crashed worker's claims wait to be taken over.
+    if raw.lease.0 < MIN_LEASE {
+        issues.push(
+            "delivery.lease",
+            "must be at least 100ms (attempts renew it every third of it); the default is \"60s\"",
+        );
+    }
     for (i, d) in destinations.iter().enumerate() {
         if d.timeout.0.is_zero() {
             issues
                 .push(format!("destinations[{i}].timeout"), "must be more than zero; the default is \"10s\"");
-        } else if raw.lease.0 <= d.timeout.0 * 2 {
-            issues.push(
-                "delivery.lease",
-                format!(
-                    "must be more than twice destinations[{i}].timeout ({}), or another worker could take a \
-                     delivery over while it is still being attempted",
-                    humantime::format_duration(d.timeout.0)
-                ),
-            );
         }
     }
     DeliveryConfig {

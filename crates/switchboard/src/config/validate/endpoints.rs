@@ -59,6 +59,8 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
         internal_listen,
         header_timeout: raw.header_timeout.0,
         body_timeout: raw.body_timeout.0,
+        write_timeout: raw.write_timeout.0,
+        request_timeout: raw.request_timeout.0,
         max_connections: raw.max_connections,
         shutdown_timeout: raw.shutdown_timeout.0,
         shutdown_delay: raw.shutdown_delay.0,
@@ -92,12 +94,15 @@ fn internal_listen(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -> 
 /// of up to `webhooks.max_body` in memory).
 const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
 
-/// `server.header_timeout`, `server.body_timeout` and `server.max_connections`: the slow-client
-/// limits, each above zero (zero would turn the limit into an outage, not off).
+/// `server.header_timeout`, `server.body_timeout`, `server.write_timeout`, `server.request_timeout`
+/// and `server.max_connections`: the slow-client limits, each above zero (zero would turn the limit
+/// into an outage, not off).
 fn connection_limits(issues: &mut Issues, raw: &RawServer) {
     for (key, value, default) in [
         ("server.header_timeout", raw.header_timeout.0, "10s"),
         ("server.body_timeout", raw.body_timeout.0, "30s"),
+        ("server.write_timeout", raw.write_timeout.0, "30s"),
+        ("server.request_timeout", raw.request_timeout.0, "60s"),
     ] {
         if value.is_zero() {
             issues.push(key, format!("must be more than zero; the default is \"{default}\""));

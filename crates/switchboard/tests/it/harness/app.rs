@@ -90,23 +90,30 @@ impl AppDir {
 
     /// Starts the service on the system clock.
     pub async fn spawn(self) -> TestApp {
-        self.start(None).await
+        self.start(None, None).await
     }
 
     /// Starts the service with every time-dependent part on `clock`.
     pub async fn spawn_on(self, clock: SharedClock) -> TestApp {
-        self.start(Some(clock)).await
+        self.start(Some(clock), None).await
     }
 
-    async fn start(self, clock: Option<SharedClock>) -> TestApp {
+    /// Starts the service on `store`, which the test opened itself (on the config's `store.url`)
+    /// to keep a handle of its concrete type.
+    pub async fn spawn_on_store(self, store: Arc<dyn Store>) -> TestApp {
+        self.start(None, Some(store)).await
+    }
+
+    async fn start(self, clock: Option<SharedClock>, store: Option<Arc<dyn Store>>) -> TestApp {
         let config = ConfigLoader::new(Some(self.config.clone()), Overrides::default())
             .with_env(vec![])
             .load()
             .unwrap();
         let secrets = config.load_secrets().await.unwrap();
-        let app = match clock {
-            Some(clock) => Application::build_with(&config, secrets, clock).await.unwrap(),
-            None => Application::build(&config, secrets).await.unwrap(),
+        let app = match (clock, store) {
+            (_, Some(store)) => Application::build_on(&config, secrets, store).await.unwrap(),
+            (Some(clock), None) => Application::build_with(&config, secrets, clock).await.unwrap(),
+            (None, None) => Application::build(&config, secrets).await.unwrap(),
         };
         let addr = app.local_addr();
         let internal_addr = app.internal_addr();
