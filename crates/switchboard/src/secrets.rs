@@ -194,32 +194,49 @@ impl fmt::Debug for SecretRef {
 
 async fn run_exec(reference: &SecretRef, argv: &[String], timeout: Duration) -> Result<String, SecretError> {
     let program = &argv[0];
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         // stderr is dropped rather than relayed: secret-manager CLIs sometimes echo values there.
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            SecretError::new(
-                reference,
-                format!("cannot start `{program}`: {e}; install it or fix the command"),
-            )
+        .kill_on_drop(true);
+    // Its own process group, so that a timeout can stop whatever it started too (a shell's children,
+    // a CLI's helpers), not only the command itself.
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command.spawn().map_err(|e| {
+        SecretError::new(reference, format!("cannot start `{program}`: {e}; install it or fix the command"))
+    })?;
+    let mut running = Running::new(child);
+    let mut stdout =
+        running.child.stdout.take().ok_or_else(|| {
+            SecretError::new(reference, format!("`{program}` has no standard output to read"))
         })?;
-    let mut stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| SecretError::new(reference, format!("`{program}` has no standard output to read")))?;
     let work = async {
         let mut out = Vec::new();
-        stdout.read_to_end(&mut out).await?;
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, out))
+        // One byte more than allowed tells "exactly the cap" from "too much" without reading on.
+        (&mut stdout).take(MAX_EXEC_OUTPUT as u64 + 1).read_to_end(&mut out).await?;
+        if out.len() > MAX_EXEC_OUTPUT {
+            return Ok(None);
+        }
+        let status = running.child.wait().await?;
+        Ok::<_, std::io::Error>(Some((status, out)))
     };
+    // Whatever ends early (the timeout, too much output, an error, or this future being dropped)
+    // leaves `running` armed, and its drop kills the whole group.
     let (status, out) = match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(done)) => done,
+        Ok(Ok(Some(done))) => done,
+        Ok(Ok(None)) => {
+            return Err(SecretError::new(
+                reference,
+                format!(
+                    "`{program}` printed more than 64 KiB, which is not a secret; it was stopped and its output \
+                     is not shown. Make the command print only the secret value"
+                ),
+            ));
+        }
         Ok(Err(e)) => {
             return Err(SecretError::new(
                 reference,
@@ -230,13 +247,15 @@ async fn run_exec(reference: &SecretRef, argv: &[String], timeout: Duration) -> 
             return Err(SecretError::new(
                 reference,
                 format!(
-                    "`{program}` did not finish within {}; it was killed. Check that it does not wait for \
-                     input (a login prompt) and that the secret manager is reachable",
+                    "`{program}` did not finish within {}; it was killed with the processes it started. Check \
+                     that it does not wait for input (a login prompt) and that the secret manager is reachable",
                     humantime::format_duration(timeout)
                 ),
             ));
         }
     };
+    // The command exited and was reaped: its group id may now be reused, so it must not be signalled.
+    running.disarm();
     if !status.success() {
         return Err(SecretError::new(
             reference,
@@ -249,6 +268,48 @@ async fn run_exec(reference: &SecretRef, argv: &[String], timeout: Duration) -> 
     String::from_utf8(out).map_err(|_| {
         SecretError::new(reference, format!("`{program}` printed something that is not UTF-8 text"))
     })
+}
+
+/// The most an `exec:` command may print: far more than any secret, little enough to hold in memory.
+const MAX_EXEC_OUTPUT: usize = 64 * 1024;
+
+/// An `exec:` command running in its own process group; dropped before [`Running::disarm`], it kills
+/// the whole group. The group is signalled while its leader is not yet reaped, so its id cannot have
+/// been reused by an unrelated process.
+struct Running {
+    child: tokio::process::Child,
+    #[cfg(unix)]
+    group: Option<rustix::process::Pid>,
+}
+
+impl Running {
+    fn new(child: tokio::process::Child) -> Self {
+        #[cfg(unix)]
+        let group = child.id().and_then(|id| rustix::process::Pid::from_raw(i32::try_from(id).ok()?));
+        Running {
+            child,
+            #[cfg(unix)]
+            group,
+        }
+    }
+
+    /// The command has been reaped: nothing is left to kill.
+    fn disarm(&mut self) {
+        #[cfg(unix)]
+        {
+            self.group = None;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(group) = self.group.take() {
+            // ESRCH (the group is already gone) is fine; the child itself goes with kill_on_drop.
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 /// Why a secret could not be resolved. Never contains the value or the command's output.
@@ -299,10 +360,15 @@ struct Resolved {
     fingerprint: Fingerprint,
 }
 
+/// A rule a secret's value must follow (a signing key's format); its message says what is wrong
+/// and what to do, and never quotes the value.
+pub type SecretCheck = fn(&str) -> Result<(), String>;
+
 struct SecretInner {
     key: String,
     reference: SecretRef,
     exec_timeout: Duration,
+    check: Option<SecretCheck>,
     current: ArcSwap<Resolved>,
     // Bumped on every change of value, so dependants (the API client's token) can follow rotations.
     version: watch::Sender<u64>,
@@ -317,13 +383,25 @@ pub struct Secret {
 impl Secret {
     /// Resolves `reference` for the config key `key` (used in messages, e.g. `intercom.token`).
     pub async fn load(key: &str, reference: SecretRef, exec_timeout: Duration) -> Result<Self, SecretError> {
-        let value = reference.resolve(exec_timeout).await?;
+        Self::load_checked(key, reference, exec_timeout, None).await
+    }
+
+    /// [`Secret::load`] with a rule the value must follow, now and at every refresh (a rotated value
+    /// that breaks it is refused and the previous one stays in use).
+    pub async fn load_checked(
+        key: &str,
+        reference: SecretRef,
+        exec_timeout: Duration,
+        check: Option<SecretCheck>,
+    ) -> Result<Self, SecretError> {
+        let value = resolve_checked(&reference, exec_timeout, check).await?;
         let fingerprint = Fingerprint::of(value.expose_secret());
         Ok(Secret {
             inner: Arc::new(SecretInner {
                 key: key.to_owned(),
                 reference,
                 exec_timeout,
+                check,
                 current: ArcSwap::from_pointee(Resolved { value, fingerprint }),
                 version: watch::Sender::new(0),
             }),
@@ -339,6 +417,7 @@ impl Secret {
                 key: key.to_owned(),
                 reference: SecretRef::Generated(value.clone()),
                 exec_timeout: DEFAULT_EXEC_TIMEOUT,
+                check: None,
                 current: ArcSwap::from_pointee(Resolved { value, fingerprint }),
                 version: watch::Sender::new(0),
             }),
@@ -377,7 +456,7 @@ impl Secret {
 
     /// Re-reads the secret; returns whether the value changed. On error the old value stays in use.
     pub async fn refresh(&self) -> Result<bool, SecretError> {
-        let value = self.inner.reference.resolve(self.inner.exec_timeout).await?;
+        let value = resolve_checked(&self.inner.reference, self.inner.exec_timeout, self.inner.check).await?;
         let fingerprint = Fingerprint::of(value.expose_secret());
         if fingerprint == self.inner.current.load().fingerprint {
             return Ok(false);
@@ -386,6 +465,19 @@ impl Secret {
         self.inner.version.send_modify(|v| *v += 1);
         Ok(true)
     }
+}
+
+/// Resolves `reference` and applies `check` to the value.
+async fn resolve_checked(
+    reference: &SecretRef,
+    exec_timeout: Duration,
+    check: Option<SecretCheck>,
+) -> Result<SecretString, SecretError> {
+    let value = reference.resolve(exec_timeout).await?;
+    if let Some(check) = check {
+        check(value.expose_secret()).map_err(|problem| SecretError::new(reference, problem))?;
+    }
+    Ok(value)
 }
 
 impl fmt::Debug for Secret {

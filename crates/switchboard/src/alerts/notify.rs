@@ -382,7 +382,10 @@ async fn send(
         (ChannelKind::Webhook, Some(secret)) => {
             let id = format!("alert_{}_{}", event.rule.id.key(), super::unix_millis(event.at));
             let timestamp = i64::try_from(clock.now_secs()).unwrap_or(i64::MAX);
-            let key = secret.with_value(signing::signing_key);
+            // Loaded and rotated secrets are checked; an unchecked bad one cannot sign anything.
+            let key = secret
+                .with_value(signing::signing_key)
+                .map_err(|e| SendError::Permanent(format!("{}: {e}", secret.key())))?;
             request = request
                 .header("webhook-id", id.clone())
                 .header("webhook-timestamp", timestamp.to_string())

@@ -455,6 +455,18 @@ impl AlertSettings {
                 ),
             );
         }
+        // Resends are multiplied and backoffs doubled: far larger values would overflow when an
+        // alert fires or a send fails, long after start.
+        for (key, value, max, max_text, default) in [
+            ("alerts.resend_interval", self.resend_interval, 24 * 3600, "24h", "1m"),
+            ("alerts.notify.timeout", n.timeout, 600, "10m", "10s"),
+            ("alerts.notify.backoff", n.backoff, 3600, "1h", "1s"),
+            ("alerts.notify.max_backoff", n.max_backoff, 24 * 3600, "24h", "5m"),
+        ] {
+            if value > Duration::from_secs(max) {
+                push(key.into(), format!("must be at most \"{max_text}\"; the default is \"{default}\""));
+            }
+        }
         if n.queue_capacity == 0 {
             push(
                 "alerts.notify.queue_capacity".into(),

@@ -210,6 +210,8 @@ pub(super) struct RawDestination {
     pub(super) secret: Option<String>,
     #[serde(default = "destination_timeout")]
     pub(super) timeout: HumanDuration,
+    #[serde(default)]
+    pub(super) allow_plain_http: bool,
 }
 
 fn destination_timeout() -> HumanDuration {

@@ -61,6 +61,49 @@ pub(super) fn display<T: fmt::Display, S: Serializer>(value: &T, serializer: S) 
     serializer.collect_str(value)
 }
 
+/// A URL as `config check` shows it: its userinfo, query values and fragment, which often carry
+/// credentials (`https://user:pass@host`, `?token=...`), masked as `***`.
+pub fn mask_url(url: &url::Url) -> String {
+    use url::Position;
+    let mut shown = url[..Position::BeforeUsername].to_owned();
+    if !url.username().is_empty() || url.password().is_some() {
+        shown.push_str("***@");
+    }
+    shown.push_str(&url[Position::BeforeHost..Position::AfterPath]);
+    if let Some(query) = url.query() {
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) => format!("{name}=***"),
+                // A bare item (`?abc123`) may be the token itself.
+                None => "***".to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&masked.join("&"));
+    }
+    if url.fragment().is_some() {
+        shown.push_str("#***");
+    }
+    shown
+}
+
+/// Serializes a URL masked by [`mask_url`].
+pub(super) fn masked_url<S: Serializer>(url: &url::Url, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&mask_url(url))
+}
+
+/// [`masked_url`] for an optional URL (with `skip_serializing_if = "Option::is_none"`).
+pub(super) fn masked_url_some<S: Serializer>(
+    url: &Option<url::Url>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => masked_url(url, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// [`display`] for an optional value (with `skip_serializing_if = "Option::is_none"`).
 pub(super) fn display_some<T: fmt::Display, S: Serializer>(
     value: &Option<T>,

@@ -1,7 +1,9 @@
 //! The configuration's secrets by [`SecretSlot`]: which references it holds, and their resolution
 //! into live [`Secret`]s.
 
-use crate::secrets::{Secret, SecretRef, SecretSlot};
+use crate::alerts::ChannelKind;
+use crate::delivery::signing;
+use crate::secrets::{Secret, SecretCheck, SecretRef, SecretSlot};
 
 use super::{Config, ConfigError, ConfigIssue, DestinationConfig, Environment};
 
@@ -102,6 +104,19 @@ impl Config {
         refs
     }
 
+    /// The rule the value at `slot` must follow: signing keys (a destination's, a webhook alert
+    /// channel's) must be usable as one.
+    fn secret_check(&self, slot: SecretSlot) -> Option<SecretCheck> {
+        let signs = match slot {
+            SecretSlot::DestinationSecret(_) => true,
+            SecretSlot::AlertChannelSecret(i) => {
+                self.alerts.channels.get(i).is_some_and(|channel| channel.kind == ChannelKind::Webhook)
+            }
+            _ => false,
+        };
+        signs.then_some(signing::check_signing_secret as SecretCheck)
+    }
+
     /// Resolves every secret reference; every failure is reported with its key.
     pub async fn load_secrets(&self) -> Result<LoadedSecrets, ConfigError> {
         let mut loaded = LoadedSecrets {
@@ -110,7 +125,10 @@ impl Config {
         };
         let mut issues = Vec::new();
         for (slot, reference) in self.secret_refs() {
-            match Secret::load(&slot.to_string(), reference.clone(), self.secrets.exec_timeout).await {
+            let check = self.secret_check(slot);
+            match Secret::load_checked(&slot.to_string(), reference.clone(), self.secrets.exec_timeout, check)
+                .await
+            {
                 Ok(secret) => loaded.put(slot, secret, &self.destinations),
                 Err(e) => issues.push(ConfigIssue { key: slot.to_string(), message: e.to_string() }),
             }

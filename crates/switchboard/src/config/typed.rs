@@ -13,7 +13,10 @@ use serde::{Serialize, Serializer};
 
 use super::Environment;
 use super::raw::RawConfig;
-use super::render::{alerts_or_note, display, display_each, display_some, environments, path, path_some};
+use super::render::{
+    alerts_or_note, display, display_each, display_some, environments, mask_url, masked_url, masked_url_some,
+    path, path_some,
+};
 use super::units::durations_text;
 use super::validate::validate;
 use crate::alerts::AlertSettings;
@@ -143,7 +146,10 @@ impl Serialize for IntercomEndpoint {
                 map.serialize_entry("region", region.as_str())?;
                 map.serialize_entry("api_base_url", &self.base_url())?;
             }
-            IntercomEndpoint::BaseUrl(_) => map.serialize_entry("base_url", &self.base_url())?,
+            IntercomEndpoint::BaseUrl(url) => {
+                let shown = mask_url(url);
+                map.serialize_entry("base_url", shown.trim_end_matches('/'))?;
+            }
         }
         map.end()
     }
@@ -179,7 +185,7 @@ pub struct WebhooksConfig {
     #[serde(serialize_with = "display_each")]
     pub client_secrets: Vec<SecretRef>,
     /// The URL Intercom is configured to call.
-    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "masked_url_some", skip_serializing_if = "Option::is_none")]
     pub public_url: Option<url::Url>,
     /// Largest body accepted (413 beyond).
     pub max_body: usize,
@@ -229,7 +235,7 @@ pub struct DestinationConfig {
     /// A unique name (used in metrics and the CLI).
     pub name: String,
     /// Where events are POSTed.
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "masked_url")]
     pub url: url::Url,
     /// Which topics it receives.
     #[serde(serialize_with = "display_each")]
@@ -240,6 +246,8 @@ pub struct DestinationConfig {
     /// How long one attempt may take.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub timeout: Duration,
+    /// Accepts an `http://` URL in production, where event bodies would cross the network in clear.
+    pub allow_plain_http: bool,
 }
 
 /// `[health]`
@@ -256,7 +264,7 @@ pub struct StatusPageConfig {
     /// Whether the status page is polled.
     pub enabled: bool,
     /// The Statuspage `status.json` URL.
-    #[serde(serialize_with = "display")]
+    #[serde(serialize_with = "masked_url")]
     pub url: url::Url,
     /// How often it is polled.
     #[serde(serialize_with = "humantime_serde::serialize")]
@@ -302,7 +310,7 @@ pub struct PreflightConfig {
     /// Least share of the rate-limit window that must be left (`X-RateLimit-Remaining / Limit`).
     pub min_headroom: f64,
     /// The deployed service's `/health`; derived from `server.listen` when absent.
-    #[serde(serialize_with = "display_some", skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "masked_url_some", skip_serializing_if = "Option::is_none")]
     pub health_url: Option<url::Url>,
     /// A PEM CA certificate trusted besides the system's, for endpoints behind a private CA.
     #[serde(serialize_with = "path_some", skip_serializing_if = "Option::is_none")]

@@ -53,6 +53,8 @@ impl<'de> Deserialize<'de> for ByteSize {
         #[serde(untagged)]
         enum Raw {
             Number(u64),
+            // Only so that a negative number gets the message below, not serde's "did not match".
+            Negative(i64),
             Text(String),
         }
         let bad = |shown: String| {
@@ -60,6 +62,7 @@ impl<'de> Deserialize<'de> for ByteSize {
         };
         match Raw::deserialize(deserializer)? {
             Raw::Number(n) => usize::try_from(n).map(ByteSize).map_err(|_| bad(n.to_string())),
+            Raw::Negative(n) => Err(bad(n.to_string())),
             Raw::Text(text) => ByteSize::parse(&text).map(ByteSize).ok_or_else(|| bad(format!("{text:?}"))),
         }
     }

@@ -378,14 +378,21 @@ impl Dispatcher {
             .header("x-switchboard-attempt", (delivery.attempts + 1).to_string());
         if let Some(secret) = &destination.secret {
             let signature = secret.with_value(|value| {
-                signing::sign(
-                    &signing::signing_key(value),
-                    &delivery.notification_id,
-                    timestamp,
-                    &delivery.body,
-                )
+                let key = signing::signing_key(value)?;
+                Ok(signing::sign(&key, &delivery.notification_id, timestamp, &delivery.body))
             });
-            request = request.header("webhook-signature", signature);
+            match signature {
+                Ok(signature) => request = request.header("webhook-signature", signature),
+                // Loaded and rotated secrets are checked, so only an unchecked one gets here; sending
+                // it signed with the wrong key or unsigned would both be worse than retrying later.
+                Err(signing::InvalidSigningSecret) => {
+                    return Outcome::Failed {
+                        status: None,
+                        error: format!("{}: {}", secret.key(), signing::InvalidSigningSecret),
+                        retry_after: None,
+                    };
+                }
+            }
         }
         match request.body(delivery.body.clone()).send().await {
             Ok(response) if response.status().is_success() => {

@@ -475,12 +475,14 @@ topics = [
 ]
 secret = "exec:cat … (sha256:81429676)"
 timeout = "10s"
+allow_plain_http = false
 
 [[destinations]]
 name = "audit"
 url = "http://audit.internal:9000/intercom"
 topics = ["*"]
 timeout = "10s"
+allow_plain_http = false
 
 [delivery]
 retry_schedule = [
@@ -679,4 +681,450 @@ fn listener_limits_and_the_internal_listener_are_checked() {
     let path = write_config(&dir, "[server]\ninternal_listen = \"localhost:9090\"\n");
     let text = invalid(&path).join("\n");
     assert!(text.contains("server.internal_listen: \"localhost:9090\" is not an address"), "{text}");
+}
+
+#[tokio::test]
+async fn a_whsec_signing_secret_that_is_not_base64_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let bad = "whsec_not*base64!really";
+    write_secrets(dir.path(), &[("dest_secret", bad), ("alert_secret", bad)]);
+    let path = write_config(
+        &dir,
+        &format!(
+            r#"
+            [[destinations]]
+            name = "app"
+            url = "https://app.internal/hooks"
+            secret = "file:{d}/dest_secret"
+            [[alerts.channels]]
+            kind = "webhook"
+            url = "https://alerts.internal/hook"
+            secret = "file:{d}/alert_secret"
+            "#
+        ),
+    );
+    let config = load(Some(&path), &[]).unwrap();
+    let text = issues(config.load_secrets().await.unwrap_err()).join("\n");
+    for key in ["destinations[0].secret", "alerts.channels[0].secret"] {
+        assert!(
+            text.contains(&format!("{key}: file:{d}/")) && text.contains("whsec_ but the rest is not base64"),
+            "{key} is named with what is wrong:\n{text}"
+        );
+    }
+    assert!(text.contains("without the whsec_ prefix"), "what to do:\n{text}");
+    assert!(!text.contains("not*base64"), "the value is never shown:\n{text}");
+
+    // A good secret rotated to a bad one keeps the good one in use.
+    let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    write_secrets(dir.path(), &[("dest_secret", good), ("alert_secret", good)]);
+    let loaded = config.load_secrets().await.unwrap();
+    let secret = loaded.destination("app").unwrap();
+    write_secrets(dir.path(), &[("dest_secret", bad)]);
+    let error = secret.refresh().await.unwrap_err().to_string();
+    assert!(error.contains("not base64") && !error.contains("not*base64"), "{error}");
+    secret.with_value(|value| assert_eq!(value, good));
+}
+
+/// A production configuration that validates, to which a test appends one `[[destinations]]`.
+const PRODUCTION_BASE: &str = r#"
+    environment = "production"
+    [intercom]
+    token = "file:/run/secrets/intercom_token"
+    [webhooks]
+    client_secrets = ["file:/run/secrets/intercom_client_secret"]
+    "#;
+
+#[test]
+fn production_refuses_plain_http_destinations_unless_the_destination_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let destination = |url: &str, extra: &str| {
+        format!(
+            "{PRODUCTION_BASE}\n[[destinations]]\nname = \"app\"\nurl = \"{url}\"\n\
+             secret = \"file:/run/secrets/app\"\n{extra}\n"
+        )
+    };
+    // Loopback too: "local" is a claim about today's deployment that the config cannot check.
+    for url in ["http://app.internal/hooks", "http://127.0.0.1:9000/hooks"] {
+        let path = write_config(&dir, &destination(url, ""));
+        let found = invalid(&path);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].starts_with("destinations[0].url: "), "{}", found[0]);
+        assert!(found[0].contains("plain http in production"), "{}", found[0]);
+        assert!(found[0].contains("destinations[0].allow_plain_http = true"), "what to do: {}", found[0]);
+
+        let path = write_config(&dir, &destination(url, "allow_plain_http = true"));
+        let config = load(Some(&path), &[]).unwrap_or_else(|e| panic!("{url} with the opt-in: {e}"));
+        assert!(config.destinations[0].allow_plain_http);
+
+        let path = write_config(&dir, &destination(url, ""));
+        let staging = load(Some(&path), &[("SWITCHBOARD_ENVIRONMENT", "staging")]);
+        assert!(staging.is_ok_and(|c| !c.destinations[0].allow_plain_http), "only production refuses it");
+    }
+    let path = write_config(&dir, &destination("https://app.internal/hooks", ""));
+    assert!(load(Some(&path), &[]).is_ok());
+}
+
+#[tokio::test]
+async fn config_check_masks_credentials_in_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        &dir,
+        r#"
+        [intercom]
+        base_url = "http://proxy-user:proxy-pass@127.0.0.1:4010/"
+        [webhooks]
+        public_url = "https://hooks.example.com/webhooks/intercom?key=pub-key-1"
+        [[destinations]]
+        name = "app"
+        url = "https://hook-user:hook-pass@app.internal:8443/hooks?token=tok-123&v=2&bare-tok-456#frag-789"
+        [[destinations]]
+        name = "plain"
+        url = "https://app.internal/plain"
+        [status_page]
+        url = "https://status.example.com/api/v2/status.json?api_key=status-key-1"
+        [preflight]
+        health_url = "https://ops:ops-pass@switchboard.internal/health"
+        "#,
+    );
+    let config = load(Some(&path), &[]).unwrap();
+    let rendered = config.render(&config.load_secrets().await.unwrap());
+    for shown in [
+        "base_url = \"http://***@127.0.0.1:4010\"",
+        "public_url = \"https://hooks.example.com/webhooks/intercom?key=***\"",
+        "url = \"https://***@app.internal:8443/hooks?token=***&v=***&***#***\"",
+        "url = \"https://app.internal/plain\"",
+        "url = \"https://status.example.com/api/v2/status.json?api_key=***\"",
+        "health_url = \"https://***@switchboard.internal/health\"",
+    ] {
+        assert!(rendered.contains(shown), "missing {shown:?} in:\n{rendered}");
+    }
+    for hidden in [
+        "proxy-user",
+        "proxy-pass",
+        "pub-key-1",
+        "hook-user",
+        "hook-pass",
+        "tok-123",
+        "bare-tok-456",
+        "frag-789",
+        "status-key-1",
+        "ops-pass",
+    ] {
+        assert!(!rendered.contains(hidden), "{hidden} is shown:\n{rendered}");
+    }
+    // The service itself still uses the real URL.
+    assert_eq!(config.destinations[0].url.password(), Some("hook-pass"));
+}
+
+#[test]
+fn webhook_paths_that_cannot_be_served_are_refused_in_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path_of = |path: &str| write_config(&dir, &format!("[webhooks]\npath = \"{path}\"\n"));
+    for (path, reason) in [
+        ("/", "the root"),
+        ("//", "the root"),
+        ("/livez", "/livez"),
+        ("/readyz/intercom", "/readyz"),
+        ("/health", "/health"),
+        ("/metrics", "/metrics"),
+        ("/alerts/hooks", "/alerts"),
+        ("/admin", "/admin"),
+        ("/admin/webhooks", "/admin"),
+        ("/hooks/{app}", "letters"),
+        ("/hooks/:app", "letters"),
+        ("/hooks/*rest", "letters"),
+        ("/hooks//intercom", "letters"),
+        ("/hooks/%41", "letters"),
+        ("webhooks", "URL path"),
+    ] {
+        let found = invalid(&path_of(path));
+        assert_eq!(found.len(), 1, "{path}: {found:#?}");
+        assert!(found[0].starts_with("webhooks.path: "), "{path}: {}", found[0]);
+        assert!(found[0].contains(reason), "{path}: {}", found[0]);
+        assert!(found[0].contains("\"/webhooks/intercom\""), "{path}: what to write: {}", found[0]);
+    }
+    for path in ["/webhooks/intercom", "/hooks.v2/intercom-eu_1/", "/healthz-hooks", "/administration"] {
+        let config = load(Some(&path_of(path)), &[]);
+        assert!(config.is_ok(), "{path}: {config:?}");
+    }
+}
+
+#[test]
+fn extreme_values_are_refused_with_the_key_its_limit_and_the_default() {
+    let (_dir, path) = config_file(
+        r#"
+        [server]
+        shutdown_timeout = "18446744073709551615s"
+        shutdown_delay = "1000years"
+        [intercom]
+        timeout = "9223372036854775808s"
+        [webhooks]
+        max_body = "99999999MiB"
+        max_event_age = "9223372036854775808s"
+        [store]
+        retention = "18446744073709551615s"
+        [delivery]
+        concurrency = 2305843009213693952
+        lease = "1000years"
+        poll_interval = "18446744073709551615s"
+        [[destinations]]
+        name = "app"
+        url = "https://app.internal/hooks"
+        timeout = "18446744073709551615s"
+        [health]
+        probe_interval = "18446744073709551615s"
+        [status_page]
+        interval = "18446744073709551615s"
+        [secrets]
+        refresh_interval = "18446744073709551615s"
+        exec_timeout = "1000years"
+        [alerts]
+        resend_interval = "18446744073709551615s"
+        [alerts.notify]
+        timeout = "1000years"
+        backoff = "18446744073709551615s"
+        max_backoff = "18446744073709551615s"
+        "#,
+    );
+    let text = invalid(&path).join("\n");
+    for expected in [
+        "server.shutdown_timeout: must be at most \"1h\"; the default is \"30s\"",
+        "server.shutdown_delay: must be at most \"1h\"; the default is \"0s\"",
+        "intercom.timeout: must be at most \"10m\"; the default is \"30s\"",
+        "webhooks.max_body: must be at most \"64MiB\"; the default is \"1MiB\"",
+        "webhooks.max_event_age: must be at most \"365d\"; the default is \"24h\"",
+        "store.retention: must be at most \"3650d\"; the default is \"30d\"",
+        "delivery.concurrency: must be between 1 and 1024; the default is 32",
+        "delivery.lease: must be at most \"24h\"; the default is \"60s\"",
+        "delivery.poll_interval: must be at most \"1h\"; the default is \"1s\"",
+        "destinations[0].timeout: must be at most \"1h\"; the default is \"10s\"",
+        "health.probe_interval: must be at most \"24h\"; the default is \"15s\"",
+        "status_page.interval: must be at most \"24h\"; the default is \"60s\"",
+        "secrets.refresh_interval: must be at most \"24h\"; the default is \"5m\"",
+        "secrets.exec_timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.resend_interval: must be at most \"24h\"; the default is \"1m\"",
+        "alerts.notify.timeout: must be at most \"10m\"; the default is \"10s\"",
+        "alerts.notify.backoff: must be at most \"1h\"; the default is \"1s\"",
+        "alerts.notify.max_backoff: must be at most \"24h\"; the default is \"5m\"",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let (_dir, path) = config_file("[webhooks]\nmax_body = -1\n");
+    let text = invalid(&path).join("\n");
+    assert!(text.contains("webhooks.max_body: -1 is not a size; write one like 1048576"), "{text}");
+}
+
+/// Arbitrary values for the configuration's numbers, durations, sizes and strings, as TOML: mostly
+/// ordinary ones (so that many documents are valid and the service starts on them), often extreme
+/// ones, sometimes nonsense.
+mod arbitrary {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+    use toml::Value;
+
+    /// One of `ordinary`, any number of seconds or nanoseconds up to `u64::MAX`, an extreme, or not
+    /// a duration at all.
+    pub fn duration(ordinary: &'static [&'static str]) -> BoxedStrategy<Value> {
+        prop_oneof![
+            12 => select(ordinary).prop_map(str::to_owned),
+            1 => any::<u64>().prop_map(|n| format!("{n}s")),
+            1 => any::<u64>().prop_map(|n| format!("{n}ns")),
+            1 => select(&["0s", "1ns", "365d", "3650d", "1000years", "9223372036854775808s"][..])
+                .prop_map(str::to_owned),
+            1 => "\\PC{0,12}",
+        ]
+        .prop_map(Value::String)
+        .boxed()
+    }
+
+    /// Sizes as numbers of any sign and as text with any number and unit.
+    pub fn size() -> BoxedStrategy<Value> {
+        prop_oneof![
+            12 => (1024i64..4_000_000).prop_map(Value::Integer),
+            1 => any::<i64>().prop_map(Value::Integer),
+            1 => (any::<u64>(), select(&["", "b", "k", "KiB", "MiB", "MB"][..]))
+                .prop_map(|(n, unit)| Value::String(format!("{n}{unit}"))),
+            1 => "\\PC{0,10}".prop_map(Value::String),
+        ]
+        .boxed()
+    }
+
+    /// Counts, around the limits and the semaphore's maximum too.
+    pub fn count() -> BoxedStrategy<Value> {
+        prop_oneof![
+            12 => 1i64..100,
+            1 => any::<i64>(),
+            1 => select(&[0, 1024, 1025, 2_305_843_009_213_693_951, 2_305_843_009_213_693_952, i64::MAX][..]),
+        ]
+        .prop_map(Value::Integer)
+        .boxed()
+    }
+
+    /// One of `ordinary` or any text.
+    pub fn text(ordinary: &'static [&'static str]) -> BoxedStrategy<Value> {
+        prop_oneof![6 => select(ordinary).prop_map(str::to_owned), 1 => "\\PC{0,16}"]
+            .prop_map(Value::String)
+            .boxed()
+    }
+
+    /// Any float, NaN and the infinities included.
+    pub fn float() -> BoxedStrategy<Value> {
+        prop_oneof![6 => 0.0f64..1.0, 1 => any::<f64>()].prop_map(Value::Float).boxed()
+    }
+
+    /// `(dotted key, value strategy)` for every key a document may set; `destination.` keys go to its
+    /// one `[[destinations]]`.
+    pub fn keys() -> Vec<(&'static str, BoxedStrategy<Value>)> {
+        vec![
+            ("environment", text(&["development", "staging", "production"])),
+            ("server.shutdown_timeout", duration(&["1s", "30s", "1h"])),
+            ("server.shutdown_delay", duration(&["0s", "5s", "1h"])),
+            ("intercom.version", text(&["2.14", "Preview", "3.0"])),
+            ("intercom.expected_app_id", text(&["a86dr8yl", "abc123"])),
+            ("intercom.timeout", duration(&["1ms", "30s", "10m"])),
+            (
+                "webhooks.path",
+                text(&[
+                    "/webhooks/intercom/",
+                    "/hooks.v2/eu_1",
+                    "/",
+                    "/admin",
+                    "/{app}",
+                    "/a/:b",
+                    "/livez/x",
+                    "/x*",
+                ]),
+            ),
+            ("webhooks.max_body", size()),
+            ("webhooks.max_event_age", duration(&["1s", "24h", "29d"])),
+            ("webhooks.ack_deadline", duration(&["1ms", "3s", "4999ms"])),
+            ("store.retention", duration(&["30d", "365d", "3650d"])),
+            ("delivery.lease", duration(&["21s", "60s", "24h"])),
+            ("delivery.concurrency", count()),
+            ("delivery.poll_interval", duration(&["1ms", "1s", "1h"])),
+            ("health.probe_interval", duration(&["1ms", "15s", "24h"])),
+            ("status_page.interval", duration(&["1s", "60s", "24h"])),
+            ("secrets.refresh_interval", duration(&["1s", "5m", "24h"])),
+            ("secrets.exec_timeout", duration(&["1ms", "10s", "10m"])),
+            ("logging.level", text(&["info", "switchboard=debug,info", "warn"])),
+            ("preflight.min_headroom", float()),
+            ("destination.url", text(&["https://app.internal/hooks", "https://u:p@127.0.0.1:9/h?t=1#f"])),
+            ("destination.timeout", duration(&["1ms", "10s", "10s"])),
+            ("destination.allow_plain_http", any::<bool>().prop_map(Value::Boolean).boxed()),
+        ]
+    }
+}
+
+/// Loads `document` as a configuration from `dir` (with its own store, an ephemeral port and valid
+/// secret files) and, if it is valid, renders it, builds the service and has it answer `/livez`.
+/// Returns whether the service started.
+async fn load_and_start(mut document: toml::Table, dir: &Path) -> bool {
+    use switchboard::startup::Application;
+    let d = dir.display();
+    let fixed: toml::Table = toml::from_str(&format!(
+        r#"
+        [server]
+        listen = "127.0.0.1:0"
+        [intercom]
+        token = "file:{d}/intercom_token"
+        [webhooks]
+        client_secrets = ["file:{d}/client_secret"]
+        [store]
+        url = "sqlite://{d}/data/switchboard.db"
+        [status_page]
+        url = "http://127.0.0.1:9/status.json"
+        [admin]
+        key = "file:{d}/admin_key"
+        "#
+    ))
+    .unwrap();
+    for (section, values) in fixed {
+        let table = document.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let (Some(table), toml::Value::Table(values)) = (table.as_table_mut(), values) {
+            table.extend(values);
+        }
+    }
+    let path = dir.join("switchboard.toml");
+    std::fs::write(&path, toml::to_string(&document).unwrap()).unwrap();
+    let Ok(config) = load(Some(&path), &[]) else { return false };
+    let secrets = config.load_secrets().await.unwrap();
+    let _ = config.render(&secrets);
+    let Ok(app) = Application::build(&config, secrets).await else { return false };
+    let livez = format!("http://{}/livez", app.local_addr());
+    // Never told to stop: dropping the runtime at the end of the case stops the service.
+    tokio::spawn(app.run_until(std::future::pending()));
+    let answer = reqwest::get(&livez).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    true
+}
+
+#[test]
+fn arbitrary_configuration_values_never_panic_loading_validation_or_startup() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+
+    // Its own process: it installs a panic hook, which counts panics on every thread, the service's
+    // spawned tasks included (tokio catches those; they would otherwise go unnoticed).
+    crate::harness::in_own_process(|| {
+        let panics = Arc::new(AtomicUsize::new(0));
+        let started = AtomicUsize::new(0);
+        let counted = panics.clone();
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            report(info);
+        }));
+        let (names, strategies): (Vec<_>, Vec<_>) = arbitrary::keys().into_iter().unzip();
+        // Each key is set in one document out of five, so that most documents are valid as a whole.
+        let values: Vec<_> = strategies.into_iter().map(|s| proptest::option::weighted(0.2, s)).collect();
+        // Modest: each valid case opens a store and starts the service (a few seconds in all).
+        let config = ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() };
+        proptest!(config, |(values in values)| {
+            let mut document = toml::Table::new();
+            let mut destination: toml::Table = toml::from_str(
+                "name = \"app\"\nurl = \"https://app.internal/hooks\"\nsecret = \"file:{d}/dest_secret\"",
+            )
+            .unwrap();
+            for (name, value) in names.iter().zip(values) {
+                let Some(value) = value else { continue };
+                match name.split_once('.') {
+                    Some(("destination", key)) => {
+                        destination.insert(key.into(), value);
+                    }
+                    Some((section, key)) => {
+                        let table = document.entry(section).or_insert_with(|| toml::Table::new().into());
+                        table.as_table_mut().unwrap().insert(key.into(), value);
+                    }
+                    None => {
+                        document.insert((*name).into(), value);
+                    }
+                }
+            }
+            let dir = tempfile::tempdir().unwrap();
+            write_secrets(
+                dir.path(),
+                &[
+                    ("intercom_token", "dG9rOnByb3BlcnR5XzEyMzQ6MTow"),
+                    ("client_secret", "property-client-secret"),
+                    ("admin_key", "property-admin-key-0123456789abcdef"),
+                    ("dest_secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+                ],
+            );
+            let secret = destination["secret"].as_str().unwrap().replace("{d}", &dir.path().display().to_string());
+            destination.insert("secret".into(), secret.into());
+            document.insert("destinations".into(), toml::Value::Array(vec![destination.into()]));
+            let before = panics.load(Ordering::SeqCst);
+            if crate::harness::block_on(load_and_start(document.clone(), dir.path())) {
+                started.fetch_add(1, Ordering::SeqCst);
+            }
+            prop_assert_eq!(panics.load(Ordering::SeqCst), before, "a panic with:\n{}", toml::to_string(&document).unwrap());
+        });
+        // Not vacuous: a good share of the documents are valid and the service starts on them.
+        let started = started.load(Ordering::SeqCst);
+        println!("{started} of 48 arbitrary configurations were valid and started");
+        assert!(started >= 3, "only {started} of 48 arbitrary configurations started (about 14 usually do)");
+    });
 }

@@ -53,8 +53,12 @@ async fn deliveries_carry_the_original_body_and_verifiable_standard_webhooks_hea
     assert_eq!(header("x-intercom-topic"), "contact.user.created");
     assert_eq!(header("content-type"), "application/json");
     let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
-    let expected =
-        signing::sign(&signing::signing_key(DESTINATION_SECRET), "notif_hdr", timestamp, &request.body);
+    let expected = signing::sign(
+        &signing::signing_key(DESTINATION_SECRET).unwrap(),
+        "notif_hdr",
+        timestamp,
+        &request.body,
+    );
     assert_eq!(header("webhook-signature"), expected);
 
     let got = conversations.wait_for(1).await;

@@ -5,7 +5,7 @@
 //! One process holds them all, so they share what is process-wide: the global metrics recorder above
 //! all. A test whose assertions read it runs alone in a child process ([`harness::in_own_process`]);
 //! nothing else here sets environment variables, the current directory, a global tracing subscriber
-//! or a panic hook.
+//! or a panic hook (the configuration property test counts panics with one, in its own process).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on unexpected errors")]
 
 mod harness;

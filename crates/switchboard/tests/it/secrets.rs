@@ -5,7 +5,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use switchboard::secrets::{Fingerprint, Secret, SecretRef};
 
-use crate::harness::cli;
+use crate::harness::{cli, eventually};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const VALUE: &str = "dG9rOmZha2VfdG9rZW5fZm9yX3Rlc3RzOjE6MA==";
@@ -135,4 +135,52 @@ async fn refresh_picks_up_a_rewritten_file_within_the_interval() {
 
     let _ = stop_tx.send(());
     refresher.await.unwrap();
+}
+
+/// Whether process `pid` still runs (a zombie, dead but not yet reaped by its new parent, does not).
+#[cfg(target_os = "linux")]
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may itself hold spaces.
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()) != Some('Z'),
+        Err(_) => false,
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_exec_timeout_kills_the_commands_children_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("grandchild.pid");
+    // The shell starts a grandchild and records its pid, then both hang. The timeout is generous so
+    // that the shell has surely written the pid on a loaded machine before it is killed.
+    // The grandchild would outlive the test's patience if it were left running.
+    let command = format!("exec:sh -c 'sleep 300 & echo $! > {}; sleep 300'", pidfile.display());
+    let message = resolve_err(&command, Duration::from_secs(2)).await;
+    assert!(message.contains("did not finish within 2s") && message.contains("killed"), "{message}");
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    eventually("the grandchild of a timed-out exec: command is gone", || async {
+        (!running(pid)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exec_output_beyond_the_cap_is_refused_without_echoing_it() {
+    // 70,000 bytes of a recognisable value: more than the 64 KiB cap.
+    let message = resolve_err("exec:sh -c 'yes leaked-secret-line | head -c 70000'", TIMEOUT).await;
+    assert!(message.starts_with("exec:sh …:"), "the reference is named: {message}");
+    assert!(message.contains("more than 64 KiB"), "{message}");
+    assert!(!message.contains("leaked-secret-line"), "{message}");
+
+    // A command that never stops printing is cut off at the cap, not read until the timeout.
+    let started = std::time::Instant::now();
+    let message = resolve_err("exec:yes", Duration::from_secs(30)).await;
+    assert!(message.contains("more than 64 KiB"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the cap, not the timeout, ended it");
+
+    // Just under the cap is still a secret.
+    let value =
+        reference("exec:sh -c 'head -c 65536 /dev/zero | tr \"\\0\" a'").resolve(TIMEOUT).await.unwrap();
+    assert_eq!(value.expose_secret().len(), 64 * 1024);
 }

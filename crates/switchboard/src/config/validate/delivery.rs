@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{Issues, is_plain_name};
 use crate::config::raw::{RawDelivery, RawDestination};
-use crate::config::{DeliveryConfig, DestinationConfig};
+use crate::config::{DeliveryConfig, DestinationConfig, mask_url};
 use crate::delivery::TopicPattern;
 use crate::secrets::{SecretRef, SecretSlot};
 
@@ -33,6 +33,23 @@ pub(super) fn destinations(
             );
         }
         let url = issues.url(&format!("destinations[{i}].url"), &d.url);
+        // Loopback too: that the receiver shares the host is a claim about today's deployment the
+        // configuration cannot check, so it takes the same explicit opt-in.
+        if let Some(url) = &url
+            && issues.production()
+            && url.scheme() == "http"
+            && !d.allow_plain_http
+        {
+            issues.push(
+                format!("destinations[{i}].url"),
+                format!(
+                    "{} is plain http in production: event bodies, with personal data, would cross the network \
+                     in clear; use https://, or set destinations[{i}].allow_plain_http = true if the network \
+                     between is trusted",
+                    mask_url(url)
+                ),
+            );
+        }
         if d.topics.is_empty() {
             issues.push(
                 format!("destinations[{i}].topics"),
@@ -60,11 +77,16 @@ pub(super) fn destinations(
                 topics,
                 secret,
                 timeout: d.timeout.0,
+                allow_plain_http: d.allow_plain_http,
             });
         }
     }
     destinations
 }
+
+/// The largest `delivery.concurrency`: far beyond what one process can usefully keep in flight, and
+/// far below what its semaphore can count.
+const MAX_CONCURRENCY: usize = 1024;
 
 /// The shortest `delivery.lease`: renewals every third of it must reach the store in time.
 const MIN_LEASE: Duration = Duration::from_millis(100);
@@ -87,8 +109,8 @@ pub(super) fn delivery(
             "must list one or more delays above zero, like [\"5s\", \"30s\", \"2m\"]",
         );
     }
-    if raw.concurrency == 0 {
-        issues.push("delivery.concurrency", "must be at least 1; the default is 32");
+    if raw.concurrency == 0 || raw.concurrency > MAX_CONCURRENCY {
+        issues.push("delivery.concurrency", "must be between 1 and 1024; the default is 32");
     }
     if raw.poll_interval.0.is_zero() {
         issues.push("delivery.poll_interval", "must be more than zero; the default is \"1s\"");
@@ -101,10 +123,16 @@ pub(super) fn delivery(
             "must be at least 100ms (attempts renew it every third of it); the default is \"60s\"",
         );
     }
+    let hour = Duration::from_secs(3600);
+    issues.at_most("delivery.poll_interval", raw.poll_interval.0, hour, "1h", "1s");
+    issues.at_most("delivery.lease", raw.lease.0, hour * 24, "24h", "60s");
     for (i, d) in destinations.iter().enumerate() {
         if d.timeout.0.is_zero() {
             issues
                 .push(format!("destinations[{i}].timeout"), "must be more than zero; the default is \"10s\"");
+        } else if d.timeout.0 > hour {
+            issues
+                .push(format!("destinations[{i}].timeout"), "must be at most \"1h\"; the default is \"10s\"");
         }
     }
     DeliveryConfig {

@@ -52,6 +52,9 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
             ),
         );
     }
+    let hour = Duration::from_secs(3600);
+    issues.at_most("server.shutdown_timeout", raw.shutdown_timeout.0, hour, "1h", "30s");
+    issues.at_most("server.shutdown_delay", raw.shutdown_delay.0, hour, "1h", "0s");
     let internal_listen = internal_listen(issues, raw, listen);
     connection_limits(issues, raw);
     ServerConfig {
@@ -170,6 +173,7 @@ pub(super) fn intercom(issues: &mut Issues, raw: &RawIntercom) -> IntercomEndpoi
     if raw.timeout.0.is_zero() {
         issues.push("intercom.timeout", "must be more than zero; the checklist recommends \"30s\"");
     }
+    issues.at_most("intercom.timeout", raw.timeout.0, Duration::from_secs(600), "10m", "30s");
     endpoint
 }
 
@@ -184,11 +188,8 @@ pub(super) fn webhooks(issues: &mut Issues, raw: &RawWebhooks) -> Option<url::Ur
             ),
         );
     }
-    if !raw.path.starts_with('/') || raw.path.contains(['?', '#', ' ']) {
-        issues.push(
-            "webhooks.path",
-            format!("{:?} is not a URL path; write one like \"/webhooks/intercom\"", raw.path),
-        );
+    if let Some(problem) = webhook_path_problem(&raw.path) {
+        issues.push("webhooks.path", format!("{problem}; write one like \"/webhooks/intercom\""));
     }
     let text = raw.public_url.as_deref()?;
     let url = issues.url("webhooks.public_url", text)?;
@@ -199,6 +200,41 @@ pub(super) fn webhooks(issues: &mut Issues, raw: &RawWebhooks) -> Option<url::Ur
         );
     }
     Some(url)
+}
+
+/// First path segments the service routes itself (`/livez`, `/admin/...`), plus `intercom`, the
+/// outbound gateway's prefix: webhook routes under them would clash at start.
+const RESERVED_SEGMENTS: &[&str] = &["livez", "readyz", "health", "metrics", "alerts", "admin", "intercom"];
+
+/// Why `path` cannot be the webhook path: the router needs a literal, non-root path (it adds
+/// `{path}/{app}` for further apps), and one that clashes with no route of the service's own.
+fn webhook_path_problem(path: &str) -> Option<String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some(format!("{path:?} is not a URL path"));
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() {
+        return Some(format!(
+            "{path:?} would put webhooks at the root, beside /livez, /readyz, /health, /metrics, /alerts and \
+             /admin"
+        ));
+    }
+    let plain = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+    };
+    if !rest.split('/').all(plain) {
+        return Some(format!(
+            "{path:?} must be segments of letters, digits, '-', '_', '.' and '~' between single '/'s \
+             (no route parameters, wildcards or escapes)"
+        ));
+    }
+    let first = rest.split('/').next().unwrap_or_default();
+    RESERVED_SEGMENTS
+        .contains(&first)
+        .then(|| format!("{path:?} is under /{first}, which the service keeps for its own routes"))
 }
 
 /// `[[webhooks.apps]]`: unique plain names other than `default`, one or two client secrets each.
@@ -232,6 +268,9 @@ pub(super) fn webhook_apps(issues: &mut Issues, raw: &RawWebhooks) {
 pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &RawStore) {
     if raw.max_body.0 < 1024 {
         issues.push("webhooks.max_body", "must be at least 1KiB; the default is \"1MiB\"");
+    } else if raw.max_body.0 > MAX_BODY_LIMIT {
+        // Intercom's notifications are a few KiB; each body in flight is held in memory.
+        issues.push("webhooks.max_body", "must be at most \"64MiB\"; the default is \"1MiB\"");
     }
     if raw.ack_deadline.0.is_zero() || raw.ack_deadline.0 >= Duration::from_secs(5) {
         issues.push(
@@ -239,6 +278,11 @@ pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &Raw
             "must be more than zero and under 5s (Intercom gives up after 5 s); the default is \"3s\"",
         );
     }
+    // Ages are compared in signed seconds and timestamps in signed milliseconds: these bounds keep
+    // both far from wrapping.
+    let day = Duration::from_secs(24 * 3600);
+    issues.at_most("webhooks.max_event_age", raw.max_event_age.0, day * 365, "365d", "24h");
+    issues.at_most("store.retention", store.retention.0, day * 3650, "3650d", "30d");
     // A notification dated max_clock_skew ahead is still young max_event_age after that date: it is
     // acceptable until arrival + skew + age, and its deduplication key must outlive all of it.
     let acceptable_for = raw.max_event_age.0.saturating_add(raw.max_clock_skew.0);
@@ -264,6 +308,9 @@ pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &Raw
         );
     }
 }
+
+/// The largest `webhooks.max_body` accepted.
+const MAX_BODY_LIMIT: usize = 64 << 20;
 
 /// `[store]`: only SQLite for now.
 pub(super) fn store(issues: &mut Issues, raw: &RawStore) -> StoreConfig {

@@ -9,6 +9,7 @@ mod operations;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::raw::{RawConfig, RawWebhooks};
 use super::{AdminConfig, Config, ConfigIssue, Environment, IntercomConfig, WebhookApp, WebhooksConfig};
@@ -68,6 +69,21 @@ impl Issues {
                 self.push(key, problem);
                 None
             }
+        }
+    }
+
+    /// Records an issue when the duration at `key` is above `max` (written `max_text`): far larger
+    /// values overflow the clocks, timers and counters they feed, and none is meant.
+    fn at_most(
+        &mut self,
+        key: impl fmt::Display,
+        value: Duration,
+        max: Duration,
+        max_text: &str,
+        default: &str,
+    ) {
+        if value > max {
+            self.push(key, format!("must be at most \"{max_text}\"; the default is \"{default}\""));
         }
     }
 

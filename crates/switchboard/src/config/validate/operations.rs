@@ -8,11 +8,15 @@ use crate::config::raw::{RawHealth, RawLogging, RawPreflight, RawSecrets, RawSta
 use crate::config::{HealthConfig, LoggingConfig, PreflightConfig, SecretsConfig, StatusPageConfig};
 use crate::logging::LogFormat;
 
+/// The longest interval of a periodic task: timers overflow far beyond it, and a longer one is a typo.
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
 /// `[health]`
 pub(super) fn health(issues: &mut Issues, raw: &RawHealth) -> HealthConfig {
     if raw.probe_interval.0.is_zero() {
         issues.push("health.probe_interval", "must be more than zero; the default is \"15s\"");
     }
+    issues.at_most("health.probe_interval", raw.probe_interval.0, DAY, "24h", "15s");
     HealthConfig { probe_interval: raw.probe_interval.0 }
 }
 
@@ -21,6 +25,7 @@ pub(super) fn status_page(issues: &mut Issues, raw: &RawStatusPage) -> Option<St
     if raw.interval.0 < Duration::from_secs(1) {
         issues.push("status_page.interval", "must be at least \"1s\"; the default is \"60s\"");
     }
+    issues.at_most("status_page.interval", raw.interval.0, DAY, "24h", "60s");
     let url = issues.url("status_page.url", &raw.url)?;
     Some(StatusPageConfig { enabled: raw.enabled, url, interval: raw.interval.0 })
 }
@@ -33,6 +38,8 @@ pub(super) fn secrets(issues: &mut Issues, raw: &RawSecrets) -> SecretsConfig {
     if raw.exec_timeout.0.is_zero() {
         issues.push("secrets.exec_timeout", "must be more than zero; the default is \"10s\"");
     }
+    issues.at_most("secrets.refresh_interval", raw.refresh_interval.0, DAY, "24h", "5m");
+    issues.at_most("secrets.exec_timeout", raw.exec_timeout.0, Duration::from_secs(600), "10m", "10s");
     SecretsConfig { refresh_interval: raw.refresh_interval.0, exec_timeout: raw.exec_timeout.0 }
 }
 

@@ -150,7 +150,8 @@ impl Channels {
         let header = |n: &str| hook.headers.get(n).unwrap().to_str().unwrap().to_owned();
         let id = header("webhook-id");
         let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
-        let expected = signing::sign(&signing::signing_key(DESTINATION_SECRET), &id, timestamp, &hook.body);
+        let expected =
+            signing::sign(&signing::signing_key(DESTINATION_SECRET).unwrap(), &id, timestamp, &hook.body);
         assert_eq!(header("webhook-signature"), expected);
 
         let slack_prefix = format!("[{severity}] {name} {state}");
