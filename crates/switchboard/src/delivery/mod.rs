@@ -11,7 +11,8 @@
 //! Leases: a running attempt renews its lease every third of it, so however long an attempt takes,
 //! no other worker takes the delivery over while this one lives. Each claim carries a fencing token,
 //! and a result is recorded only with the token of the delivery's latest claim. The dispatcher never
-//! claims a delivery it is still attempting, whatever the wall clock does.
+//! claims a delivery it is still attempting, whatever the wall clock does, and each destination gets
+//! at most its share of the attempts in flight, so one that hangs cannot hold up the others.
 
 pub mod builtin;
 pub mod routing;
@@ -78,8 +79,11 @@ struct DispatcherInner {
     wake: Arc<Notify>,
     owner: String,
     clock: SharedClock,
-    /// Attempts in flight, so the dispatcher never claims one of them again.
+    /// Attempts in flight, so the dispatcher never claims one of them again and no destination takes
+    /// more than its share.
     in_flight: Mutex<InFlight>,
+    /// The most attempts in flight at once for one destination.
+    share: usize,
 }
 
 /// What the dispatcher is attempting now.
@@ -124,11 +128,21 @@ impl DispatcherInner {
         self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// What the next claim must pass over, and how many deliveries it may take.
+    /// What the next claim must pass over, and how many deliveries it may take so that no
+    /// destination goes past its share.
     fn next_claim(&self, free: usize) -> (ClaimExclusions, usize) {
         let in_flight = self.in_flight();
-        let deliveries = in_flight.deliveries.iter().copied().collect();
-        (ClaimExclusions { deliveries, destinations: Vec::new() }, free)
+        let mut limit = free;
+        let mut destinations = Vec::new();
+        for (destination, &n) in &in_flight.per_destination {
+            if n >= self.share {
+                destinations.push(destination.clone());
+            } else {
+                // One claim could otherwise hand this destination more than its remaining share.
+                limit = limit.min(self.share - n);
+            }
+        }
+        (ClaimExclusions { deliveries: in_flight.deliveries.iter().copied().collect(), destinations }, limit)
     }
 }
 
@@ -149,6 +163,9 @@ impl Dispatcher {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        // Each destination gets an equal share of the slots (the built-in handlers are local and
+        // quick, so they take none from the destinations' shares).
+        let share = settings.concurrency.div_ceil(destinations.len().max(1)).max(1);
         Ok(Dispatcher {
             inner: Arc::new(DispatcherInner {
                 store,
@@ -160,6 +177,7 @@ impl Dispatcher {
                 owner,
                 clock,
                 in_flight: Mutex::new(InFlight::default()),
+                share,
             }),
         })
     }
@@ -204,6 +222,8 @@ impl Dispatcher {
                 tokio::select! {
                     () = inner.wake.notified() => {}
                     () = tokio::time::sleep(inner.settings.poll_interval) => {}
+                    // A finished attempt may leave its destination room under its share.
+                    Some(_) = attempts.join_next() => {}
                     _ = shutdown.changed() => {}
                 }
                 continue;
@@ -408,19 +428,45 @@ impl Dispatcher {
                     .and_then(|v| schedule::parse_retry_after(v, self.inner.clock.now()));
                 Outcome::Failed { status: Some(status), error: format!("HTTP {status}"), retry_after }
             }
-            Err(error) => {
-                let error = if error.is_timeout() {
-                    format!("no answer within {}", humantime::format_duration(destination.timeout))
-                } else if error.is_connect() {
-                    "connection failed".to_owned()
-                } else {
-                    // Without the URL: destination URLs sometimes carry a token of their own.
-                    error.without_url().to_string()
-                };
-                Outcome::Failed { status: None, error, retry_after: None }
-            }
+            Err(error) => Outcome::Failed {
+                status: None,
+                error: describe(error, destination.timeout),
+                retry_after: None,
+            },
         }
     }
+}
+
+/// What went wrong with a request, for `last_error` and the logs: reqwest's own text ("error sending
+/// request") says nothing of it, so the causes are looked at.
+fn describe(error: reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no answer within {}", humantime::format_duration(timeout));
+    }
+    if error.is_connect() {
+        return "connection failed".to_owned();
+    }
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            return "the destination reset the connection before answering".to_owned();
+        }
+        if cause.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return "the destination closed the connection before answering".to_owned();
+        }
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    // Without the URL: destination URLs sometimes carry a token of their own.
+    std::iter::once(error.without_url().to_string()).chain(causes).collect::<Vec<_>>().join(": ")
 }
 
 enum Outcome {

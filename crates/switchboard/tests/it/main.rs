@@ -22,6 +22,7 @@ mod health;
 mod leases;
 mod listeners;
 mod logging;
+mod network_faults;
 mod preflight;
 mod sandbox;
 mod scan;

@@ -52,6 +52,8 @@ struct Env<'a> {
     public_url: Option<String>,
     health_url: Option<String>,
     tls: bool,
+    /// Serve the admin API, /metrics and /health on a loopback `server.internal_listen`.
+    internal: bool,
     extra: &'a str,
 }
 
@@ -94,7 +96,7 @@ fn write_env(dir: &Path, name: &str, sim: &Sim, env: &Env<'_>) -> PathBuf {
             format!("tls_cert = \"{d}/cert.pem\"\ntls_key = \"{d}/key.pem\"")
         } else {
             String::new()
-        },
+        } + if env.internal { "\ninternal_listen = \"127.0.0.1:0\"" } else { "" },
         token = if env.token.starts_with("env:") {
             env.token.clone()
         } else {
@@ -121,6 +123,7 @@ fn production<'a>(sim: &'a Sim) -> Env<'a> {
         public_url: None,
         health_url: None,
         tls: true,
+        internal: true,
         extra: "",
     }
 }
@@ -134,6 +137,7 @@ fn staging<'a>(sim: &'a Sim) -> Env<'a> {
         public_url: None,
         health_url: None,
         tls: false,
+        internal: false,
         extra: "",
     }
 }
@@ -155,9 +159,10 @@ impl Deployment {
     /// The production env as deployed: its public URL and /health on the running service.
     fn production_env(&self) -> Env<'_> {
         let port = self.app.addr.port();
+        let internal = self.app.internal_addr.expect("production serves on an internal listener").port();
         Env {
             public_url: Some(format!("https://localhost:{port}/webhooks/intercom")),
-            health_url: Some(format!("https://localhost:{port}/health")),
+            health_url: Some(format!("https://localhost:{internal}/health")),
             ..production(&self.sim)
         }
     }
@@ -620,7 +625,9 @@ async fn production_warns_when_admin_or_metrics_answer_on_a_public_address() {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.path().join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
-    let production_file = write_env(dir.path(), "production", &sim, &production(&sim));
+    // No internal listener in the file: each case sets its own.
+    let production_file =
+        write_env(dir.path(), "production", &sim, &Env { internal: false, ..production(&sim) });
     let staging_file = write_env(dir.path(), "staging", &sim, &staging(&sim));
     // The listeners are set through the environment layer, as a deployment manifest would.
     let exposure = async |config: &Path, listen: &str, internal: Option<&str>| {
@@ -648,9 +655,12 @@ async fn production_warns_when_admin_or_metrics_answer_on_a_public_address() {
         let (status, item) = exposure(&production_file, "0.0.0.0:8443", Some(internal)).await;
         assert_eq!((status, item.unwrap().status), (Status::Pass, Status::Pass), "{internal}");
     }
-    // One loopback listener (a sidecar proxy in front) exposes nothing.
+    // One loopback listener still exposes them: the proxy in front that forwards Intercom's webhooks
+    // normally forwards /admin, /metrics and /health as well.
     let (status, item) = exposure(&production_file, "127.0.0.1:8443", None).await;
-    assert_eq!((status, item.unwrap().status), (Status::Pass, Status::Pass));
+    let item = item.unwrap();
+    assert_eq!((status, item.status), (Status::Warn, Status::Warn));
+    assert!(item.measured.contains("set server.internal_listen"), "{}", item.measured);
     // Outside production the row is not there.
     let (_, item) = exposure(&staging_file, "0.0.0.0:8443", None).await;
     assert!(item.is_none(), "{item:?}");

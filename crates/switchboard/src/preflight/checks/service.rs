@@ -242,9 +242,18 @@ fn operations_exposure(check: &mut Check, server: &ServerConfig) {
     let item = "operations endpoints";
     let expected = "/admin, /metrics, /alerts and /health on a loopback or private server.internal_listen";
     match server.internal_listen {
-        None if server.listen.ip().is_loopback() => {
-            check.pass(item, format!("on server.listen ({}), a loopback address", server.listen), expected)
-        }
+        // A loopback listener that receives Intercom's webhooks sits behind a proxy, which
+        // normally forwards every path: the operations endpoints are as public as the webhooks.
+        None if server.listen.ip().is_loopback() => check.warn(
+            item,
+            format!(
+                "on server.listen ({}), with the webhooks: the proxy that forwards Intercom's webhooks to this \
+                 loopback listener normally forwards the admin API, /metrics, /alerts and /health too; set \
+                 server.internal_listen to another loopback or private address the proxy does not reach",
+                server.listen
+            ),
+            expected,
+        ),
         None => check.warn(
             item,
             format!(
