@@ -7,8 +7,15 @@
 //! `Authorization`/`Bearer` values. Panics are routed through the same path.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt::{self, Write as _};
+use std::hash::Hash;
 use std::io::Write as _;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use switchboard_clock::Clock;
 
 use regex::{Captures, Regex};
 use serde::{Deserialize, Serialize};
@@ -385,9 +392,74 @@ pub fn init(format: LogFormat, level: &str, redact_keys: &[String]) {
     }
 }
 
+/// Lets one log line per key through every `every`, and counts those it held back, so that an
+/// event anyone can trigger (a bad signature, a wrong admin key) cannot flood the log. Callers
+/// keep the keys bounded (configured app names and fixed reasons, or one key for everything).
+#[derive(Debug)]
+pub struct WarnSampler<K> {
+    every: Duration,
+    /// Per key: when a line was last let through (Unix ms), and how many were held back since.
+    last: Mutex<HashMap<K, (u64, u64)>>,
+}
+
+impl<K: Eq + Hash> WarnSampler<K> {
+    /// A sampler that lets one line per key through every `every`.
+    pub fn new(every: Duration) -> Self {
+        WarnSampler { every, last: Mutex::new(HashMap::new()) }
+    }
+
+    /// How long it holds lines back after one it let through.
+    pub fn every(&self) -> Duration {
+        self.every
+    }
+
+    /// `Some(held back since the last line)` when a line for `key` may be written now.
+    pub fn admit(&self, key: K, clock: &dyn Clock) -> Option<u64> {
+        let now = clock.now_millis();
+        let every = u64::try_from(self.every.as_millis()).unwrap_or(u64::MAX);
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        match last.entry(key) {
+            // A clock stepped backwards counts as a window that has passed rather than one that never ends.
+            Entry::Occupied(mut seen) => {
+                let (at, held) = seen.get_mut();
+                if now >= *at && now - *at < every {
+                    *held += 1;
+                    None
+                } else {
+                    *at = now;
+                    Some(std::mem::take(held))
+                }
+            }
+            Entry::Vacant(first) => {
+                first.insert((now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_sampled_per_key_and_report_what_they_held_back() {
+        let clock = switchboard_clock::ManualClock::at_secs(1_800_000_000);
+        let sampler = WarnSampler::new(Duration::from_secs(10));
+        assert_eq!(sampler.admit("default", &clock), Some(0), "the first line goes out");
+        for _ in 0..41 {
+            assert_eq!(sampler.admit("default", &clock), None);
+        }
+        assert_eq!(sampler.admit("eu", &clock), Some(0), "each key has its own allowance");
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(sampler.admit("default", &clock), None);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(sampler.admit("default", &clock), Some(42), "the next line says how many were held back");
+        assert_eq!(sampler.admit("default", &clock), None);
+        // A clock stepped backwards does not silence the key for good.
+        clock.set_millis(1_000);
+        assert_eq!(sampler.admit("default", &clock), Some(1));
+    }
 
     #[test]
     fn masks_patterns_in_text() {

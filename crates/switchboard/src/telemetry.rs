@@ -120,6 +120,11 @@ metrics! {
         labels: ["reason"],
         help: "Webhooks refused before storing, by reason (too_large, timeout, invalid_json, missing_fields, too_old, too_new).",
     }
+    ADMIN_AUTH_FAILURES("admin_auth_failures_total") {
+        kind: Counter,
+        labels: ["result"],
+        help: "Admin API requests refused for their key, by result (unauthorized: a wrong or missing key; throttled: 429 after repeated failures from the address).",
+    }
     HTTP_CONNECTIONS_SHED("http_connections_shed_total") {
         kind: Counter,
         labels: ["listener", "action"],

@@ -8,12 +8,14 @@
 //! gets a status that makes Intercom retry.
 //!
 //! A refused signature is counted exactly (`webhook_verification_failures_total`) but logged at most
-//! once per [`SIGNATURE_WARN_EVERY`] per app, with how many were left unlogged: anyone can send bad
-//! signatures, and a WARN line for each would let them flood the log.
+//! once per [`SIGNATURE_WARN_EVERY`] per app and reason, with how many were left unlogged: anyone can
+//! send bad signatures, and a WARN line for each would let them flood the log; keyed by reason too,
+//! so that a flood of one kind (`missing`) cannot hide another (`mismatch`). A notification refused
+//! for its date (`too_old`, `too_new`) is logged the same way: it is usually this server's clock that
+//! is wrong, and Intercom gives up on a webhook refused for long enough.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -24,12 +26,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_clock::{Clock, SharedClock};
+use switchboard_clock::SharedClock;
 use tokio::sync::Notify;
 
 use super::signature::{self, SignatureError};
 use crate::delivery::Routing;
 use crate::http_error::{ErrorCode, HttpError};
+use crate::logging::WarnSampler;
 use crate::secrets::Secret;
 use crate::store::{self, InsertOutcome, NewEvent, Store};
 use crate::telemetry::names;
@@ -38,8 +41,11 @@ use crate::telemetry::names;
 pub const DEFAULT_APP: &str = "default";
 /// How long a 503 asks Intercom to wait; Intercom retries after about a minute anyway.
 const RETRY_AFTER: Duration = Duration::from_secs(60);
-/// At most one WARN line per app about refused signatures in this long; the rest are counted.
+/// At most one WARN line per app and reason about refused signatures in this long; the rest are counted.
 pub const SIGNATURE_WARN_EVERY: Duration = Duration::from_secs(10);
+/// At most one WARN line per app and reason about notifications refused for their date
+/// (`too_old`, `too_new`) in this long; `webhooks_refused_total` counts them all.
+pub const CLOCK_WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// One Intercom app accepted by the ingress.
 #[derive(Debug, Clone)]
@@ -67,10 +73,13 @@ struct IngressInner {
     ack_deadline: Duration,
     stored: Arc<Notify>,
     clock: SharedClock,
-    signature_warnings: WarnSampler,
+    /// Keyed by app and reason.
+    signature_warnings: WarnSampler<(String, &'static str)>,
+    /// Keyed by app and reason (`too_old`, `too_new`).
+    clock_warnings: WarnSampler<(String, &'static str)>,
     /// Refusals because the store failed: during a full disk that is every webhook, so they are
     /// sampled like bad signatures (the store logs its own failure and recovery).
-    store_errors: WarnSampler,
+    store_errors: WarnSampler<&'static str>,
 }
 
 impl Ingress {
@@ -97,6 +106,7 @@ impl Ingress {
                 stored,
                 clock,
                 signature_warnings: WarnSampler::new(SIGNATURE_WARN_EVERY),
+                clock_warnings: WarnSampler::new(CLOCK_WARN_EVERY),
                 store_errors: WarnSampler::new(SIGNATURE_WARN_EVERY),
             }),
         }
@@ -220,13 +230,14 @@ async fn receive(
         single_signature(headers).and_then(|header| signature::verify(header, &body, &app.client_secrets));
     if let Err(e) = verified {
         metrics::counter!(names::WEBHOOK_VERIFICATION_FAILURES, "reason" => e.reason()).increment(1);
-        if let Some(suppressed) = inner.signature_warnings.admit(app_name, inner.clock.as_ref()) {
+        let key = (app.name.clone(), e.reason());
+        if let Some(suppressed) = inner.signature_warnings.admit(key, inner.clock.as_ref()) {
             tracing::warn!(
                 app = app_name,
                 reason = e.reason(),
                 suppressed,
-                "webhook refused: {e} (at most one such line per app every {}; {suppressed} more \
-                 refused since the last one; webhook_verification_failures_total counts them all)",
+                "webhook refused: {e} (at most one such line per app and reason every {}; {suppressed} \
+                 more refused since the last one; webhook_verification_failures_total counts them all)",
                 humantime::format_duration(SIGNATURE_WARN_EVERY)
             );
         }
@@ -263,6 +274,7 @@ async fn receive(
     };
     let age = (now / 1000).saturating_sub(created_at);
     if age > i64::try_from(inner.max_event_age.as_secs()).unwrap_or(i64::MAX) {
+        warn_clock_refusal(inner, app_name, ErrorCode::TooOld, age);
         return Err(refuse(
             ErrorCode::TooOld,
             format!(
@@ -275,6 +287,7 @@ async fn receive(
     }
     // A created_at far ahead would stay "young" for as long as it likes: a replay window of its own.
     if age < 0 && age.unsigned_abs() > inner.max_clock_skew.as_secs() {
+        warn_clock_refusal(inner, app_name, ErrorCode::TooNew, age);
         return Err(refuse(
             ErrorCode::TooNew,
             format!(
@@ -344,6 +357,31 @@ async fn receive(
     response
 }
 
+/// Logs, sampled, a notification refused for its date. Intercom's clock is usually right, so a run
+/// of these most often means that this server's clock is off (a `too_new` skew of minutes: ours is
+/// behind), and every such webhook is lost once Intercom stops retrying. Names the app, the reason
+/// and the skew, never the body.
+fn warn_clock_refusal(inner: &IngressInner, app: &str, reason: ErrorCode, age: i64) {
+    let reason = reason.as_str();
+    if let Some(suppressed) = inner.clock_warnings.admit((app.to_owned(), reason), inner.clock.as_ref()) {
+        // How far the notification's created_at is ahead of this server's clock (negative: behind).
+        let skew_secs = age.saturating_neg();
+        tracing::warn!(
+            app,
+            reason,
+            skew_secs,
+            suppressed,
+            "webhook refused for its date: created_at is {skew_secs} s from this server's clock \
+             (webhooks.max_event_age {}, webhooks.max_clock_skew {}); if this repeats, check this \
+             server's clock (NTP). At most one such line per app and reason every {}; {suppressed} more \
+             since the last one; webhooks_refused_total counts them all",
+            humantime::format_duration(inner.max_event_age),
+            humantime::format_duration(inner.max_clock_skew),
+            humantime::format_duration(CLOCK_WARN_EVERY)
+        );
+    }
+}
+
 /// The request's `Content-Length`, when it has one that parses.
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(axum::http::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
@@ -390,47 +428,10 @@ fn single_signature(headers: &HeaderMap) -> Result<Option<&str>, SignatureError>
     let mut values = headers.get_all("x-hub-signature").iter();
     match (values.next(), values.next()) {
         (None, _) => Ok(None),
+        // A comma means a proxy folded several headers into one (RFC 9110 section 5.3): repeated too.
+        (Some(value), None) if value.as_bytes().contains(&b',') => Err(SignatureError::Repeated),
         (Some(value), None) => value.to_str().map(Some).map_err(|_| SignatureError::Malformed),
         (Some(_), Some(_)) => Err(SignatureError::Repeated),
-    }
-}
-
-/// Lets one log line per key through every `every`, and counts those it held back, so that a
-/// refusal anyone can trigger cannot flood the log. Keys are configured app names, so the map stays
-/// as small as the configuration.
-#[derive(Debug)]
-struct WarnSampler {
-    every: Duration,
-    /// Per key: when a line was last let through (Unix ms), and how many were held back since.
-    last: Mutex<HashMap<String, (u64, u64)>>,
-}
-
-impl WarnSampler {
-    fn new(every: Duration) -> Self {
-        WarnSampler { every, last: Mutex::new(HashMap::new()) }
-    }
-
-    /// `Some(held back since the last line)` when a line for `key` may be written now.
-    fn admit(&self, key: &str, clock: &dyn Clock) -> Option<u64> {
-        let now = clock.now_millis();
-        let every = u64::try_from(self.every.as_millis()).unwrap_or(u64::MAX);
-        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
-        match last.get_mut(key) {
-            // A clock stepped backwards counts as a window that has passed rather than one that never ends.
-            Some((at, held)) if now >= *at && now - *at < every => {
-                *held += 1;
-                None
-            }
-            Some((at, held)) => {
-                let suppressed = std::mem::take(held);
-                *at = now;
-                Some(suppressed)
-            }
-            None => {
-                last.insert(key.to_owned(), (now, 0));
-                Some(0)
-            }
-        }
     }
 }
 
@@ -444,30 +445,4 @@ fn refuse(kind: ErrorCode, message: impl Into<Cow<'static, str>>) -> HttpError {
 /// A 503 that makes Intercom retry: the event was not stored.
 fn unavailable(message: &'static str) -> HttpError {
     HttpError::new(ErrorCode::Unavailable, message).retry_after(RETRY_AFTER)
-}
-
-#[cfg(test)]
-mod tests {
-    use switchboard_clock::ManualClock;
-
-    use super::*;
-
-    #[test]
-    fn refusal_lines_are_sampled_per_app_and_report_what_they_held_back() {
-        let clock = ManualClock::at_secs(1_800_000_000);
-        let sampler = WarnSampler::new(Duration::from_secs(10));
-        assert_eq!(sampler.admit("default", &clock), Some(0), "the first line goes out");
-        for _ in 0..41 {
-            assert_eq!(sampler.admit("default", &clock), None);
-        }
-        assert_eq!(sampler.admit("eu", &clock), Some(0), "each app has its own allowance");
-        clock.advance(Duration::from_secs(9));
-        assert_eq!(sampler.admit("default", &clock), None);
-        clock.advance(Duration::from_secs(1));
-        assert_eq!(sampler.admit("default", &clock), Some(42), "the next line says how many were held back");
-        assert_eq!(sampler.admit("default", &clock), None);
-        // A clock stepped backwards does not silence the app for good.
-        clock.set_millis(1_000);
-        assert_eq!(sampler.admit("default", &clock), Some(1));
-    }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use switchboard::clock::ManualClock;
 
-use crate::harness::{ADMIN_KEY, AppDir, PATIENCE, Ran, cli, error_envelope, spawn_app, spawn_app_on};
+use crate::harness::{
+    ADMIN_KEY, AppDir, PATIENCE, Ran, ServeProcess, cli, error_envelope, spawn_app, spawn_app_on,
+};
 
 #[tokio::test]
 async fn the_bearer_scheme_is_matched_in_any_case() {
@@ -27,11 +29,14 @@ async fn the_bearer_scheme_is_matched_in_any_case() {
     app.stop().await;
 }
 
-/// A client whose connections come from `ip` (any address of the loopback range).
+#[cfg(target_os = "linux")]
+/// A client whose connections come from `ip` (any address of the loopback range). Binding
+/// 127.0.0.2 and up needs Linux, where all of 127.0.0.0/8 is loopback; CI runs on Linux.
 fn client_from(ip: [u8; 4]) -> reqwest::Client {
     reqwest::Client::builder().local_address(IpAddr::from(ip)).build().unwrap()
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn repeated_failed_authentications_are_throttled_per_client_address() {
     let clock = ManualClock::at_secs(2_000_000_000);
@@ -61,6 +66,92 @@ async fn repeated_failed_authentications_are_throttled_per_client_address() {
     clock.advance(Duration::from_secs(300));
     assert_eq!(right(&guesser).await.unwrap().status(), 200);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_right_key_does_not_clear_the_failures_of_others_on_the_same_address() {
+    // Behind a proxy or NAT the admin and a guesser share one address: the admin's success must not
+    // give the guesser a fresh allowance.
+    let clock = ManualClock::at_secs(2_000_000_000);
+    let app = spawn_app_on("", Arc::new(clock.clone())).await;
+    let http = reqwest::Client::new();
+    let url = app.url("/admin/dlq");
+    let wrong = || http.get(&url).bearer_auth("guess").send();
+    let right = || http.get(&url).bearer_auth(ADMIN_KEY).send();
+    for n in 1..=9 {
+        assert_eq!(wrong().await.unwrap().status(), 401, "failure {n}");
+    }
+    assert_eq!(right().await.unwrap().status(), 200, "the admin is let in");
+    assert_eq!(wrong().await.unwrap().status(), 401, "the tenth failure of the window");
+    for response in [wrong().await.unwrap(), right().await.unwrap()] {
+        let (status, code, _) = error_envelope(response).await;
+        assert_eq!((status, code.as_str()), (429, "admin_throttled"), "everyone there waits for the window");
+    }
+    clock.advance(Duration::from_secs(300));
+    assert_eq!(right().await.unwrap().status(), 200, "until it ends");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_keys_reach_the_key_check_at_most_the_limit() {
+    // Each attempt is counted before its key is compared, so a burst of concurrent guesses gets the
+    // same 10 as a sequence would, not one per request in flight.
+    const GUESSES: usize = 200;
+    let app = spawn_app("").await;
+    let http = reqwest::Client::new();
+    let url = app.url("/admin/dlq");
+    let start = Arc::new(tokio::sync::Barrier::new(GUESSES));
+    let guesses: Vec<_> = (0..GUESSES)
+        .map(|n| {
+            let (http, url, start) = (http.clone(), url.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                http.get(&url).bearer_auth(format!("guess-{n}")).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, throttled), (10, GUESSES - 10), "{statuses:?}");
+    app.stop().await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn throttled_addresses_are_counted_exactly_and_logged_sparingly() {
+    // A child process, so that its log and /metrics hold only its own lines and counts.
+    const ADDRESSES: u8 = 20;
+    let dir = AppDir::new("[status_page]\nenabled = false\n");
+    let serving = ServeProcess::start(&dir).await;
+    let url = format!("{}/admin/dlq", serving.base);
+    for last in 2..2 + ADDRESSES {
+        let client = client_from([127, 0, 1, last]);
+        for _ in 0..11 {
+            client.get(&url).bearer_auth("guess").send().await.unwrap();
+        }
+    }
+    let metrics = serving.metrics().await;
+    let log = serving.stop();
+
+    let failures = u32::from(ADDRESSES) * 10;
+    for expected in [
+        format!(r#"switchboard_admin_auth_failures_total{{result="unauthorized"}} {failures}"#),
+        format!(r#"switchboard_admin_auth_failures_total{{result="throttled"}} {ADDRESSES}"#),
+    ] {
+        assert!(metrics.lines().any(|l| l == expected), "{expected} in:\n{metrics}");
+    }
+    let text = format!("{log:#?}");
+    let warnings = log
+        .iter()
+        .filter(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or_default().contains("admin"))
+        .count();
+    // One line a minute across all addresses: the burst takes far less on any machine.
+    assert_eq!(warnings, 1, "{ADDRESSES} addresses throttled:\n{text}");
+    assert!(!text.contains("127.0.1."), "no client address in the log");
 }
 
 #[tokio::test]

@@ -333,13 +333,48 @@ fn delivery_and_webhook_limits_are_checked() {
     let text = invalid(&path).join("\n");
     for expected in [
         "webhooks.ack_deadline: must be more than zero and under 5s",
-        "webhooks.max_event_age: must be shorter than store.retention",
+        "webhooks.max_event_age: plus webhooks.max_clock_skew (",
+        "must be shorter than store.retention (30days)",
         "webhooks.max_clock_skew: must be at most 1h",
         "delivery.retry_schedule: must list one or more delays",
         "delivery.lease: must be at least 100ms",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn the_event_age_plus_the_clock_skew_must_fit_in_the_retention() {
+    // A notification dated max_clock_skew ahead stays acceptable for skew + age after it arrives:
+    // its deduplication key has to outlive that, or it can be replayed once the key is gone.
+    let (dir, path) = config_file(
+        r#"
+        [webhooks]
+        max_event_age = "29d 23h 58m"
+        max_clock_skew = "5m"
+        [store]
+        retention = "30d"
+        "#,
+    );
+    let text = invalid(&path).join("\n");
+    for expected in
+        ["webhooks.max_event_age: plus webhooks.max_clock_skew", "store.retention (30days)", "30days 3m"]
+    {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let fits = write_config(
+        &dir,
+        r#"
+        [webhooks]
+        max_event_age = "29d 23h 54m"
+        max_clock_skew = "5m"
+        [store]
+        retention = "30d"
+        "#,
+    );
+    // Other keys may be missing from so short a file; this one must not be among the issues.
+    let text = load(Some(&fits), &[]).err().map(|e| issues(e).join("\n")).unwrap_or_default();
+    assert!(!text.contains("webhooks.max_event_age"), "29d 23h 59m fits:\n{text}");
 }
 
 #[test]

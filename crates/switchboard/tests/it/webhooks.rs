@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard::clock::{ManualClock, SystemClock};
+use switchboard::clock::{Clock, ManualClock, SystemClock};
 use switchboard::delivery::Routing;
 use switchboard::store::{
     AttemptResult, ClaimExclusions, ClaimId, ClaimedDelivery, DeadLetter, DeadLetterFilter,
@@ -13,8 +13,8 @@ use switchboard::store::{
 use switchboard::webhooks::ingress::{self, Ingress, IngressApp, IngressLimits};
 
 use crate::harness::{
-    AppDir, CLIENT_SECRET, ROTATED_SECRET, Receiver, error_envelope, notification, notification_on,
-    post_signed, serve, spawn_app, spawn_app_on, wait_until,
+    AppDir, CLIENT_SECRET, ROTATED_SECRET, Receiver, ServeProcess, error_envelope, notification,
+    notification_on, post_signed, post_with_signature, serve, spawn_app, spawn_app_on, wait_until,
 };
 
 /// The status and code of an error answer, after checking its envelope and request id.
@@ -508,6 +508,12 @@ async fn several_signature_headers_are_refused_whichever_comes_first() {
         let (status, code) = error_code(response).await;
         assert_eq!((status, code.as_str()), (400, "signature_repeated"), "{case}");
     }
+    // A proxy that folds two headers into one joins them with a comma: as repeated as two headers.
+    for folded in [format!("{good}, {bad}"), format!("{bad},{good}"), format!("{good}, {good}")] {
+        let response = post_with_signature(&http, &app.url("/webhooks/intercom"), &folded, &body).await;
+        let (status, code) = error_code(response).await;
+        assert_eq!((status, code.as_str()), (400, "signature_repeated"), "{folded}");
+    }
     assert!(
         app.store.event("default", "notif_two_sigs").await.unwrap().is_none(),
         "nothing refused is stored"
@@ -521,43 +527,33 @@ async fn bad_signatures_are_counted_exactly_but_logged_sparingly() {
     // A child process, so that its log (stderr, into a file) and /metrics hold only its own lines
     // and counts.
     const BAD: usize = 60;
-    let port = crate::harness::free_port();
     // No status page polling: its lines are not what this test counts, and it would reach outside.
     let dir = AppDir::new("[status_page]\nenabled = false\n");
-    dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
-    let log_path = dir.path().join("switchboard.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = crate::harness::cli(&["serve", "--log-format", "json", "--config"])
-        .arg(dir.config())
-        .env("SWITCHBOARD_LOG", "info")
-        .command()
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    wait_until("the service is ready", || async {
-        http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
-    let url = format!("{base}/webhooks/intercom");
+    let serving = ServeProcess::start(&dir).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/webhooks/intercom", serving.base);
     for n in 0..BAD {
         let body = notification(&format!("notif_forged_{n}"), "ping");
         let response = post_signed(&http, &url, "not-the-client-secret", &body).await;
         assert_eq!(response.status(), 401);
     }
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    let pid = child.id().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(child.wait().unwrap().success());
+    // A flood of one reason does not hide another: `missing` has its own allowance.
+    let unsigned = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(notification("notif_unsigned", "ping"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let metrics = serving.metrics().await;
+    let log = serving.stop();
 
     let expected = format!(r#"switchboard_webhook_verification_failures_total{{reason="mismatch"}} {BAD}"#);
     assert!(metrics.lines().any(|l| l == expected), "the counter keeps the exact count:\n{metrics}");
-    let text = std::fs::read_to_string(&log_path).unwrap();
-    let warnings: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let text = format!("{log:#?}");
+    let warnings: Vec<&serde_json::Value> = log
+        .iter()
         .filter(|l| {
             l["level"] == "WARN" && l["message"].as_str().unwrap_or_default().contains("webhook refused")
         })
@@ -565,9 +561,51 @@ async fn bad_signatures_are_counted_exactly_but_logged_sparingly() {
     assert!(!warnings.is_empty(), "the first refusal is logged:\n{text}");
     // One line per app every 10 s: a burst of 60 takes far less than that on any machine, but a
     // stalled CI runner may cross one boundary, so allow a second line, never one per request.
-    assert!(warnings.len() <= 2, "{} WARN lines for {BAD} refusals:\n{text}", warnings.len());
+    let mismatches = warnings.iter().filter(|w| w["reason"] == "mismatch").count();
+    assert!(mismatches <= 2, "{mismatches} WARN lines for {BAD} refusals:\n{text}");
     assert_eq!(warnings[0]["app"], "default", "{}", warnings[0]);
     assert_eq!(warnings[0]["reason"], "mismatch", "{}", warnings[0]);
+    assert!(
+        warnings.iter().any(|w| w["reason"] == "missing"),
+        "a refusal for another reason gets its own line:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn notifications_refused_for_their_date_are_logged_sparingly_with_the_skew() {
+    // A server clock running behind refuses every webhook as too_new; a counter alone would let
+    // that go unnoticed until Intercom gives up. A child process, so that its log is its own.
+    let dir = AppDir::new("[status_page]\nenabled = false\n");
+    let serving = ServeProcess::start(&dir).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/webhooks/intercom", serving.base);
+    let now = SystemClock.now_millis() / 1000;
+    // An hour ahead (beyond the 5 min webhooks.max_clock_skew), and two days old (beyond the 24 h
+    // webhooks.max_event_age), five of each.
+    for (reason, created_at) in [("too_new", now + 3600), ("too_old", now - 2 * 86_400)] {
+        for n in 0..5 {
+            let body = switchboard::webhooks::Notification::created("a86dr8yl", "ping", created_at)
+                .id(format!("notif_{reason}_{n}"))
+                .to_json();
+            let (status, code) = error_code(post_signed(&http, &url, CLIENT_SECRET, &body).await).await;
+            assert_eq!((status, code.as_str()), (400, reason));
+        }
+    }
+    let log = serving.stop();
+    let text = format!("{log:#?}");
+    let lines: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or_default().contains("its date"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per reason, not one per refusal:\n{text}");
+    for (line, reason) in lines.iter().zip(["too_new", "too_old"]) {
+        assert_eq!(line["app"], "default", "{line}");
+        assert_eq!(line["reason"], reason, "{line}");
+        let skew = line["skew_secs"].as_i64().unwrap_or_else(|| panic!("no skew_secs in {line}"));
+        let expected = if reason == "too_new" { 3600 } else { -2 * 86_400 };
+        assert!((skew - expected).abs() <= 60, "skew {skew} s for {reason}");
+        assert!(!line.to_string().contains("a86dr8yl"), "no body content in the line: {line}");
+    }
 }
 
 // Found by the fuzz target `envelope`: bytes that are not UTF-8 inside a field the ingress does not

@@ -323,11 +323,20 @@ pub(super) fn webhook_limits(issues: &mut Issues, raw: &RawWebhooks, store: &Raw
     let day = Duration::from_secs(24 * 3600);
     issues.at_most("webhooks.max_event_age", raw.max_event_age.0, day * 365, "365d", "24h");
     issues.at_most("store.retention", store.retention.0, day * 3650, "3650d", "30d");
-    if raw.max_event_age.0 >= store.retention.0 {
+    // A notification dated max_clock_skew ahead is still young max_event_age after that date: it is
+    // acceptable until arrival + skew + age, and its deduplication key must outlive all of it.
+    let acceptable_for = raw.max_event_age.0.saturating_add(raw.max_clock_skew.0);
+    if acceptable_for >= store.retention.0 {
         issues.push(
             "webhooks.max_event_age",
-            "must be shorter than store.retention: deduplication keys live as long as the events, so an older \
-             notification could be replayed after its key is gone",
+            format!(
+                "plus webhooks.max_clock_skew ({}) must be shorter than store.retention ({}): a notification \
+                 dated max_clock_skew ahead stays acceptable that long after it arrives, and deduplication \
+                 keys live only as long as the events, so it could be replayed after its key is gone; \
+                 shorten webhooks.max_event_age or webhooks.max_clock_skew, or lengthen store.retention",
+                humantime::format_duration(acceptable_for),
+                humantime::format_duration(store.retention.0)
+            ),
         );
     }
     // Beyond an hour no clock is merely skewed, and every extra second is replay window.

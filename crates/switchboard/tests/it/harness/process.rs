@@ -59,3 +59,66 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .unwrap()
         .block_on(future)
 }
+
+/// `switchboard serve` as a child process on a port of its own, logging JSON lines into a file: for
+/// tests that read a service's log or `/metrics` with no other service's lines or counts in them.
+/// Killed when dropped, so that a failed assertion cannot leave a service running.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: std::path::PathBuf,
+}
+
+impl ServeProcess {
+    /// Starts `serve` on `dir`'s configuration (its `listen` moved to a free port) and waits until
+    /// it is ready.
+    pub async fn start(dir: &super::AppDir) -> Self {
+        let port = super::free_port();
+        dir.edit("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+        let log = dir.path().join("switchboard.log");
+        let child = super::cli(&["serve", "--log-format", "json", "--config"])
+            .arg(dir.config())
+            .env("SWITCHBOARD_LOG", "info")
+            .command()
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let serving = ServeProcess { child, base: format!("http://127.0.0.1:{port}"), log };
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let readyz = format!("{}/readyz", serving.base);
+        super::wait_until("the service is ready", || async {
+            http.get(&readyz).send().await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        serving
+    }
+
+    /// The text of its `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    }
+
+    /// Stops it with SIGTERM, checks that it exited 0, and returns its log's JSON lines.
+    pub fn stop(mut self) -> Vec<serde_json::Value> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(self.child.wait().unwrap().success(), "serve exits 0 on SIGTERM");
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
