@@ -381,12 +381,21 @@ impl Application {
             request_timeout: server.request_timeout,
             max_connections: server.max_connections,
         };
-        let public =
-            listener::serve("public", self.listener, self.tls.clone(), self.router, limits, stop_rx.clone());
+        // One budget for the whole process, so that a second listener does not double it.
+        let budget = listener::BodyBudget::new(server.max_inflight_body, self.config.webhooks.max_body);
+        let public = listener::serve(
+            "public",
+            self.listener,
+            self.tls.clone(),
+            self.router,
+            limits,
+            budget.clone(),
+            stop_rx.clone(),
+        );
         let (tls, internal_stop, internal) = (self.tls.clone(), stop_rx.clone(), self.internal);
         let internal = async move {
             if let Some((listener, router)) = internal {
-                listener::serve("internal", listener, tls, router, limits, internal_stop).await;
+                listener::serve("internal", listener, tls, router, limits, budget, internal_stop).await;
             }
         };
         // Both listeners drain together, within the one shutdown timeout, before the dispatcher stops.

@@ -94,6 +94,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Most connections open at once on each listener; beyond, clients get 503 with `Retry-After`.
     pub max_connections: usize,
+    /// Most request-body bytes in flight at once in the whole process (both listeners); beyond,
+    /// a request with a body gets 503 with `Retry-After`.
+    pub max_inflight_body: usize,
     /// How long in-flight requests may take to finish at shutdown.
     #[serde(serialize_with = "humantime_serde::serialize")]
     pub shutdown_timeout: Duration,

@@ -12,11 +12,12 @@
 //!   (body included) is answered `503 timeout`, whatever its handler is waiting for;
 //! - a connection cap: at most `server.max_connections` connections are served at once. Beyond it
 //!   a few more are answered `503 overloaded` with `Retry-After` and closed, and the rest are closed
-//!   at once, so that neither memory nor tasks grow with the number of clients.
+//!   at once, so that neither memory nor tasks grow with the number of clients;
+//! - a body budget: request bodies in flight in the whole process reserve at most
+//!   `server.max_inflight_body` bytes ([`BodyBudget`]); a request it cannot cover gets `503
+//!   overloaded` at once, so memory held by bodies is bounded whatever the connection cap.
 //!
-//! Connections speak HTTP/1.1 only (TLS offers no `h2` in ALPN): one request at a time per
-//! connection means the cap on connections is also a cap on bodies in flight, so memory stays below
-//! about `max_connections × webhooks.max_body`.
+//! Connections speak HTTP/1.1 only (TLS offers no `h2` in ALPN), one request at a time each.
 
 use std::future::Future;
 use std::io;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
@@ -39,7 +41,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::http_error::{self, ErrorCode, HttpError};
@@ -88,12 +90,13 @@ pub(crate) async fn serve(
     tls: Option<RustlsConfig>,
     router: Router,
     limits: Limits,
+    budget: BodyBudget,
     mut stop: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(|tls| RustlsAcceptor::new(tls).handshake_timeout(limits.header_timeout));
     // Inside a (second) request-id layer, so that a timeout's envelope carries the request's id.
     let app = TowerToHyperService::new(http_error::with_request_ids(
-        router.layer(axum::middleware::from_fn_with_state(limits, request_limits)),
+        router.layer(axum::middleware::from_fn_with_state((limits, budget), request_limits)),
     ));
     let shed = TowerToHyperService::new(http_error::with_request_ids(Router::new().fallback(overloaded)));
     let serving = Arc::new(Semaphore::new(limits.max_connections));
@@ -240,15 +243,26 @@ async fn overloaded() -> HttpError {
 /// Gives the request its deadlines, from now, when its headers are in: `server.body_timeout` for
 /// its body, and `server.request_timeout` for its answer.
 async fn request_limits(
-    State(limits): State<Limits>,
+    State((limits, budget)): State<(Limits, BodyBudget)>,
     request: Request,
     next: axum::middleware::Next,
 ) -> Response {
-    // Most requests have no body (GETs, probes): no body deadline, and no timer, for those.
-    let request = if request.body().is_end_stream() {
-        request
+    // Most requests have no body (GETs, probes): no body deadline, no budget, and no timer, for those.
+    let (request, _reserved) = if request.body().is_end_stream() {
+        (request, None)
     } else {
-        request.map(|body| Body::new(Deadline::new(body, limits.body_timeout)))
+        let Some(reserved) = budget.reserve(&request) else {
+            let mut refused = HttpError::new(
+                ErrorCode::Overloaded,
+                "the service holds server.max_inflight_body of request bodies already and sheds this one; retry after Retry-After",
+            )
+            .retry_after(SHED_RETRY_AFTER)
+            .into_response();
+            // The unread body makes the connection unusable anyway; say so.
+            refused.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return refused;
+        };
+        (request.map(|body| Body::new(Deadline::new(body, limits.body_timeout))), Some(reserved))
     };
     // Dropping the handler's future on timeout cancels what it awaits (the store's acknowledgement
     // of a webhook may still land: Intercom's retry of it is deduplicated).
@@ -307,6 +321,37 @@ impl hyper::body::Body for Deadline {
     }
 }
 
+/// The process's budget of request-body bytes in flight (`server.max_inflight_body`), shared by
+/// every listener: each request with a body reserves its declared length (or `webhooks.max_body`
+/// when it declares none) for as long as it is handled, and is refused with 503 at once when the
+/// budget cannot cover it. Refusing rather than waiting keeps a flood of slow uploads from
+/// queueing, and bounds the memory bodies hold whatever `server.max_connections` is.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyBudget {
+    bytes: Arc<Semaphore>,
+    /// What one request may reserve at most: `webhooks.max_body`, and never more than the whole
+    /// budget (else a large body could never be admitted).
+    most: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `total` bytes, where no request reserves more than `max_body`.
+    pub(crate) fn new(total: usize, max_body: usize) -> Self {
+        let total = total.min(Semaphore::MAX_PERMITS);
+        BodyBudget { bytes: Arc::new(Semaphore::new(total)), most: max_body.min(total) }
+    }
+
+    /// Reserves what `request`'s body may take, or `None` when the budget cannot cover it now.
+    fn reserve(&self, request: &Request) -> Option<OwnedSemaphorePermit> {
+        // A declared length over `webhooks.max_body` is refused with 413 before it is read, so
+        // the reservation never needs to exceed that.
+        let declared = request.body().size_hint().exact().and_then(|n| usize::try_from(n).ok());
+        let bytes = declared.unwrap_or(self.most).min(self.most);
+        let bytes = u32::try_from(bytes).unwrap_or(u32::MAX);
+        self.bytes.clone().try_acquire_many_owned(bytes).ok()
+    }
+}
+
 /// What a connection's writes fail with once they made no progress for `server.write_timeout`.
 fn write_timeout_error() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "the client read nothing within server.write_timeout")
@@ -328,11 +373,21 @@ impl<I> Watchdog<I> {
     }
 
     /// Passes a write's (or flush's) result through, starting the clock when it is pending and
-    /// failing it once the clock runs out.
-    fn watch<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-        if polled.is_ready() {
-            self.stalled = None;
-            return polled;
+    /// failing it once the clock runs out. Only a write that takes bytes (`progress`) stops the
+    /// clock: a flush that is ready at once (a plain socket's always is) proves nothing.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+        progress: impl FnOnce(&T) -> bool,
+    ) -> Poll<io::Result<T>> {
+        match &polled {
+            Poll::Ready(Ok(value)) if progress(value) => {
+                self.stalled = None;
+                return polled;
+            }
+            Poll::Ready(_) => return polled,
+            Poll::Pending => {}
         }
         let timeout = self.timeout;
         let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
@@ -358,7 +413,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |n| *n > 0)
     }
 
     fn poll_write_vectored(
@@ -368,7 +423,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -378,12 +433,12 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Watchdog<I> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_flush(cx);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |()| false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.io).poll_shutdown(cx);
-        this.watch(cx, polled)
+        this.watch(cx, polled, |()| false)
     }
 }

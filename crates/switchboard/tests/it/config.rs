@@ -397,6 +397,7 @@ body_timeout = "30s"
 write_timeout = "30s"
 request_timeout = "1m"
 max_connections = 256
+max_inflight_body = 33554432
 shutdown_timeout = "30s"
 shutdown_delay = "0s"
 tls_cert = "{d}/cert.pem"
@@ -633,6 +634,9 @@ fn listener_limits_and_the_internal_listener_are_checked() {
         header_timeout = "0s"
         body_timeout = "2h"
         max_connections = 0
+        write_timeout = "0s"
+        request_timeout = "2h"
+        max_inflight_body = "1KiB"
         "#,
     );
     let text = invalid(&path).join("\n");
@@ -641,6 +645,9 @@ fn listener_limits_and_the_internal_listener_are_checked() {
         "server.header_timeout: must be more than zero",
         "server.body_timeout: 2h would let a stalled client hold a connection for over an hour",
         "server.max_connections: 0 is out of range",
+        "server.write_timeout: must be more than zero",
+        "server.request_timeout: 2h would let a stalled client hold a connection for over an hour",
+        "server.max_inflight_body: 1024 bytes is out of range",
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }

@@ -65,6 +65,7 @@ pub(super) fn server(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -
         write_timeout: raw.write_timeout.0,
         request_timeout: raw.request_timeout.0,
         max_connections: raw.max_connections,
+        max_inflight_body: raw.max_inflight_body.0,
         shutdown_timeout: raw.shutdown_timeout.0,
         shutdown_delay: raw.shutdown_delay.0,
         tls,
@@ -93,12 +94,15 @@ fn internal_listen(issues: &mut Issues, raw: &RawServer, listen: SocketAddr) -> 
     Some(addr)
 }
 
-/// The most connections on one listener: beyond this a typo, not a limit (each one may hold a body
-/// of up to `webhooks.max_body` in memory).
+/// The most connections on one listener: beyond this a typo, not a limit (each one costs a task and
+/// buffers).
 const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
 
+/// The largest body budget: beyond this a typo, not a limit (it is memory the process may hold).
+const MAX_INFLIGHT_BODY_CEILING: usize = 16 * 1024 * 1024 * 1024;
+
 /// `server.header_timeout`, `server.body_timeout`, `server.write_timeout`, `server.request_timeout`
-/// and `server.max_connections`: the slow-client limits, each above zero (zero would turn the limit
+/// `server.max_connections` and `server.max_inflight_body`: the slow-client limits, each above zero (zero would turn the limit
 /// into an outage, not off).
 fn connection_limits(issues: &mut Issues, raw: &RawServer) {
     for (key, value, default) in [
@@ -118,6 +122,15 @@ fn connection_limits(issues: &mut Issues, raw: &RawServer) {
                 ),
             );
         }
+    }
+    if !(1024 * 1024..=MAX_INFLIGHT_BODY_CEILING).contains(&raw.max_inflight_body.0) {
+        issues.push(
+            "server.max_inflight_body",
+            format!(
+                "{} bytes is out of range; write 1MiB to 16GiB (the default is \"32MiB\")",
+                raw.max_inflight_body.0
+            ),
+        );
     }
     if !(1..=MAX_CONNECTIONS_CEILING).contains(&raw.max_connections) {
         issues.push(
