@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::secrets::SecretSlot;
 pub use crate::store::{StoreConfig, StoreUrl};
 pub use loader::{ConfigLoader, DEFAULT_CONFIG_FILE, ENV_PREFIX, Overrides};
-pub use render::mask_url;
+pub use render::{mask_url, mask_url_text};
 pub use slots::LoadedSecrets;
 pub use typed::{
     AdminConfig, Config, DeliveryConfig, DestinationConfig, HealthConfig, IntercomConfig, IntercomEndpoint,

@@ -88,6 +88,16 @@ pub fn mask_url(url: &url::Url) -> String {
     shown
 }
 
+/// Text meant as a URL, as messages show it: masked by [`mask_url`] when it parses; otherwise
+/// only a fingerprint, as in alert channels (`(not a URL) (sha256:…)`), since credentials may sit
+/// anywhere in text that no parser could split.
+pub fn mask_url_text(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(url) => mask_url(&url),
+        Err(_) => format!("(not a URL) ({})", crate::secrets::Fingerprint::of(text)),
+    }
+}
+
 /// Serializes a URL masked by [`mask_url`].
 pub(super) fn masked_url<S: Serializer>(url: &url::Url, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&mask_url(url))

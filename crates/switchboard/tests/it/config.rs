@@ -190,7 +190,8 @@ fn every_bad_value_is_reported_with_its_key_and_a_fix() {
         "intercom.expected_app_id: \"not an id\" is not an app id",
         "intercom.token: is not a secret reference; write file:/path/to/secret, exec:<command> or env:VAR",
         "store.url: \"mysql://db\" is not a store URL",
-        "destinations[0].url: \"not a url\" is not a URL",
+        // Text that is not a URL may be a pasted secret: only its fingerprint is shown.
+        "destinations[0].url: (not a URL) (sha256:",
         "destinations[0].topics[0]: \"contact.*.created\" is not a topic pattern",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -1159,4 +1160,50 @@ fn arbitrary_configuration_values_never_panic_loading_validation_or_startup() {
         println!("{started} of 48 arbitrary configurations were valid and started");
         assert!(started >= 3, "only {started} of 48 arbitrary configurations started (about 14 usually do)");
     });
+}
+
+#[test]
+fn validation_errors_never_show_url_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each bad URL carries a password and a token; the error names the key but shows neither.
+    let cases = [
+        // Parses, but is not http(s).
+        (
+            "development",
+            "[intercom]\nbase_url = \"ftp://user:hunter2@host/?token=tok3n\"\n",
+            "intercom.base_url",
+        ),
+        // Does not parse at all: only a fingerprint may be shown.
+        (
+            "development",
+            "[intercom]\nbase_url = \"https://user:hunter2@[bad/?token=tok3n\"\n",
+            "intercom.base_url",
+        ),
+        (
+            "production",
+            "[intercom]\nbase_url = \"http://user:hunter2@intercom-proxy.internal/?token=tok3n\"\n",
+            "intercom.base_url",
+        ),
+        (
+            "production",
+            "[webhooks]\npublic_url = \"http://user:hunter2@hooks.example.com/in?token=tok3n\"\n",
+            "webhooks.public_url",
+        ),
+        (
+            "development",
+            "[webhooks]\npublic_url = \"ftp://user:hunter2@hooks.example.com/in?token=tok3n\"\n",
+            "webhooks.public_url",
+        ),
+    ];
+    for (environment, section, key) in cases {
+        let text = format!("environment = \"{environment}\"\n{section}");
+        let path = write_config(&dir, &text);
+        let found = invalid(&path);
+        let mine: Vec<&String> =
+            found.iter().filter(|issue| issue.starts_with(&format!("{key}: "))).collect();
+        assert!(!mine.is_empty(), "{key} is reported for {section}: {found:#?}");
+        for issue in found {
+            assert!(!issue.contains("hunter2") && !issue.contains("tok3n"), "{issue}");
+        }
+    }
 }

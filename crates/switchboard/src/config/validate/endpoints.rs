@@ -9,7 +9,7 @@ use intercom_api::Region;
 
 use super::{Issues, is_plain_name};
 use crate::config::raw::{RawIntercom, RawServer, RawStore, RawWebhooks};
-use crate::config::{IntercomEndpoint, ServerConfig, TlsFiles};
+use crate::config::{IntercomEndpoint, ServerConfig, TlsFiles, mask_url};
 use crate::store::{StoreConfig, StoreUrl};
 
 /// `server.listen`.
@@ -185,7 +185,7 @@ pub(super) fn intercom(issues: &mut Issues, raw: &RawIntercom) -> IntercomEndpoi
                 if issues.production() && url.scheme() != "https" && !is_loopback(&url) {
                     issues.push(
                         "intercom.base_url",
-                        format!("{text:?} uses plain http in production; use https"),
+                        format!("{} uses plain http in production; use https", mask_url(&url)),
                     );
                 }
                 IntercomEndpoint::BaseUrl(url)
@@ -236,7 +236,10 @@ pub(super) fn webhooks(issues: &mut Issues, raw: &RawWebhooks) -> Option<url::Ur
     if issues.production() && url.scheme() != "https" {
         issues.push(
             "webhooks.public_url",
-            format!("{text:?} is plain http; Intercom only delivers webhooks over HTTPS, so use https://"),
+            format!(
+                "{} is plain http; Intercom only delivers webhooks over HTTPS, so use https://",
+                mask_url(&url)
+            ),
         );
     }
     Some(url)

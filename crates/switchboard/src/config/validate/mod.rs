@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::raw::{RawConfig, RawWebhooks};
-use super::{AdminConfig, Config, ConfigIssue, Environment, IntercomConfig, WebhookApp, WebhooksConfig};
+use super::{
+    AdminConfig, Config, ConfigIssue, Environment, IntercomConfig, WebhookApp, WebhooksConfig, mask_url,
+    mask_url_text,
+};
 use crate::secrets::{SecretKind, SecretRef, SecretSlot};
 
 /// The issues found so far, and what every section's rules depend on.
@@ -234,8 +237,10 @@ fn required_in_production(issues: &mut Issues, raw: &RawConfig) {
 fn parse_http_url(text: &str) -> Result<url::Url, String> {
     match url::Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(url),
-        Ok(_) => Err(format!("{text:?} is not an http(s) URL; write one like https://host/path")),
-        Err(e) => Err(format!("{text:?} is not a URL ({e}); write one like https://host/path")),
+        Ok(url) => Err(format!("{} is not an http(s) URL; write one like https://host/path", mask_url(&url))),
+        Err(e) => {
+            Err(format!("{} is not a URL ({e}); write one like https://host/path", mask_url_text(text)))
+        }
     }
 }
 

@@ -106,7 +106,11 @@ pub(crate) fn describe(error: &reqwest::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    // reqwest names the URL, which may carry credentials: show it masked.
+    match error.url() {
+        Some(url) => text.replace(url.as_str(), &crate::config::mask_url(url)),
+        None => text,
+    }
 }
 
 impl CheckResult {

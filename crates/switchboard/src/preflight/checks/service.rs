@@ -15,22 +15,22 @@ use crate::preflight::{CheckId, CheckResult};
 pub(super) async fn status_page(ctx: &Context) -> CheckResult {
     let url = &ctx.config.status_page.url;
     let mut check = Check::new(CheckId::StatusPage);
+    // A status page behind a proxy may carry credentials in its URL: reports show it masked.
+    let shown = crate::config::mask_url(url);
     let reading = crate::health::read_status_page(&ctx.http, url).await;
     let description = reading.description.clone().map(|d| format!(" ({d})")).unwrap_or_default();
     let measured = format!("indicator {}{description}", reading.indicator);
     let expected = "indicator none";
     match reading.indicator.as_str() {
-        "none" => check.pass(url.as_str(), measured, expected),
-        "minor" => {
-            check.warn(url.as_str(), format!("{measured}: a minor incident; deploy with care"), expected)
-        }
+        "none" => check.pass(&shown, measured, expected),
+        "minor" => check.warn(&shown, format!("{measured}: a minor incident; deploy with care"), expected),
         "major" | "critical" => check.fail(
-            url.as_str(),
+            &shown,
             format!("{measured}: Intercom has an outage; hold the deploy until it is resolved"),
             expected,
         ),
         _ => check.warn(
-            url.as_str(),
+            &shown,
             format!("cannot be read: {}", reading.error.as_deref().unwrap_or("unknown indicator")),
             expected,
         ),

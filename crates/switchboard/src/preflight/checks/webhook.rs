@@ -96,6 +96,8 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
     };
     let production = ctx.config.environment == Environment::Production;
     let mut check = Check::new(CheckId::WebhookEndpoint);
+    // The URL may carry credentials (`https://user:pass@host/?token=`): reports show it masked.
+    let shown = crate::config::mask_url(&url);
     let expected = "https (Intercom only delivers webhooks over HTTPS)";
     let loopback = match url.host() {
         Some(url::Host::Domain(host)) => host == "localhost",
@@ -104,20 +106,20 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
         None => false,
     };
     match url.scheme() {
-        "https" => check.pass("scheme", format!("{url}"), expected),
+        "https" => check.pass("scheme", shown.clone(), expected),
         _ if production => check.fail(
             "scheme",
             format!(
-                "{url} is plain http in production: Intercom refuses it, and notifications would travel \
+                "{shown} is plain http in production: Intercom refuses it, and notifications would travel \
                  unencrypted; serve it over https"
             ),
             expected,
         ),
         // Only a local simulator can deliver to a loopback address, and it speaks plain http.
         _ if loopback => {
-            check.pass("scheme", format!("{url} (plain http on loopback: a local simulator)"), expected)
+            check.pass("scheme", format!("{shown} (plain http on loopback: a local simulator)"), expected)
         }
-        _ => check.warn("scheme", format!("{url} is plain http: Intercom will refuse it"), expected),
+        _ => check.warn("scheme", format!("{shown} is plain http: Intercom will refuse it"), expected),
     }
 
     let started = Instant::now();
@@ -134,7 +136,7 @@ pub(super) async fn webhook_endpoint(ctx: &Context) -> CheckResult {
             format!("{}: Intercom validates the URL with HEAD and will not save it", r.status().as_u16()),
             "2xx",
         ),
-        Err(e) => check.fail("HEAD", format!("{url} is unreachable: {}", describe(&e)), "2xx"),
+        Err(e) => check.fail("HEAD", format!("{shown} is unreachable: {}", describe(&e)), "2xx"),
     }
 
     let Some(secret) = ctx.secrets.client_secrets.first() else {
