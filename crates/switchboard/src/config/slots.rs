@@ -7,10 +7,10 @@ use crate::secrets::{Secret, SecretCheck, SecretRef, SecretSlot};
 
 use super::{Config, ConfigError, ConfigIssue, DestinationConfig, Environment};
 
-/// The shortest admin key production accepts, in bytes: 128 bits. A key's strength is counted as 8
-/// bits per byte of its text, an upper bound (a hex key holds 4 bits per character), so this only
-/// refuses keys certain to be too weak; 32 random bytes written as hex (64 characters) pass with room.
-pub const MIN_ADMIN_KEY_BYTES: usize = 16;
+/// The shortest admin key production accepts, in bytes of its text: 32, so that even a hex key (4
+/// bits per character, the weakest common encoding) holds 128 bits. 16 bytes would let a 16-character
+/// hex key (64 bits) through; 32 random bytes written as hex (64 characters) pass with room.
+pub const MIN_ADMIN_KEY_BYTES: usize = 32;
 
 /// The secrets of a configuration, resolved and live.
 #[derive(Debug, Clone, Default)]
@@ -141,11 +141,10 @@ impl Config {
                 issues.push(ConfigIssue {
                     key: SecretSlot::AdminKey.to_string(),
                     message: format!(
-                        "the key is {bytes} bytes (at most {} bits); production needs at least 128 bits \
-                         ({MIN_ADMIN_KEY_BYTES} bytes or more) so that it cannot be guessed; generate one with \
-                         `openssl rand -hex 32` (32 random bytes as 64 hex characters) and store it where the \
-                         reference points",
-                        bytes * 8
+                        "the key is {bytes} characters; production needs at least {MIN_ADMIN_KEY_BYTES} \
+                         characters (128 bits even when written as hex) so that it cannot be guessed; \
+                         generate one with `openssl rand -hex 32` (32 random bytes as 64 hex characters) \
+                         and store it where the reference points"
                     ),
                 });
             }

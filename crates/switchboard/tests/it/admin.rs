@@ -172,8 +172,8 @@ async fn short_admin_keys_are_refused_in_production() {
         Ran::from(output)
     };
 
-    // 15 bytes: 120 bits at most. Refused by `serve` before it starts, and by `config check`.
-    let short = "0123456789abcde";
+    // 16 hex characters: 64 bits. Refused by `serve` before it starts, and by `config check`.
+    let short = "0123456789abcdef";
     dir.write("admin_key", format!("{short}\n"));
     for command in [&["serve", "--config"][..], &["config", "check", "--config"]] {
         let ran = run(command, &production).await;
@@ -184,10 +184,10 @@ async fn short_admin_keys_are_refused_in_production() {
         assert!(ran.stderr.contains("openssl rand -hex 32"), "{command} says how to fix it: {}", ran.stderr);
         assert!(!ran.stderr.contains(short), "{command} never prints the key");
     }
-    // Outside production a short key is the operator's business; in production 16 bytes pass.
+    // Outside production a short key is the operator's business; in production 32 characters pass.
     let ran = run(&["config", "check", "--config"], &[]).await;
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    dir.write("admin_key", "0123456789abcdef\n");
+    dir.write("admin_key", "0123456789abcdef0123456789abcdef\n");
     let ran = run(&["config", "check", "--config"], &production).await;
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
 }

@@ -31,7 +31,7 @@ fn config_check_prints_the_resolved_config_with_fingerprints_only() {
     let secrets = [
         ("intercom_token", "dG9rOjk5OTlfYWJjZGVmXzEyMzQ6MTow"),
         ("client_secret", "cs-0123456789abcdef"),
-        ("admin_key", "admin-key-value-42"),
+        ("admin_key", "admin-key-value-42-0123456789abcdef"),
         ("dest_secret", "whsec-destination-value"),
     ];
     write_secrets(dir.path(), &secrets);
