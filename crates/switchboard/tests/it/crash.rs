@@ -3,28 +3,17 @@
 //! repeats at the destination are counted (they can only come from deliveries in flight at a kill).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard::store::{SqliteStore, Store};
 
-use crate::harness::{AppDir, CLIENT_SECRET, Receiver, cli, eventually, free_port, notification, wait_until};
+use crate::harness::{
+    AppDir, CLIENT_SECRET, Receiver, eventually, free_port, notification, start_serve as start, wait_until,
+};
 
 const KILLS: usize = 4;
 const SENDERS: usize = 8;
-
-fn start(config: &Path) -> Child {
-    cli(&["serve", "--config"])
-        .arg(config)
-        .env("SWITCHBOARD_LOG", "error")
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 async fn wait_ready(http: &reqwest::Client, url: &str) {
     wait_until("the service is ready", || async {

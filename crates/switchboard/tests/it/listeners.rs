@@ -4,15 +4,13 @@
 //! `server.max_connections` are shed with 503 and `Retry-After`; and 200 stalled uploads leave the
 //! real binary's memory under a stated bound.
 
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{AppDir, TestApp, cli, eventually, free_port, wait_until};
+use crate::harness::{AppDir, TestApp, eventually, free_port, start_serve as start, wait_until};
 
 /// How long a test waits for the server to cut a stalled client off: far above the shortened
 /// timeouts the tests configure (300 ms to 2 s), far below "never", which is what it was.
@@ -327,18 +325,6 @@ async fn on_tls_a_declared_body_over_max_body_gets_413_before_it_is_sent() {
     let envelope: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(envelope["errors"][0]["code"], "body_too_large", "{envelope}");
     app.stop().await;
-}
-
-/// The real binary serving `config`, quiet.
-fn start(config: &Path) -> Child {
-    cli(&["serve", "--config"])
-        .arg(config)
-        .env("SWITCHBOARD_LOG", "error")
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 /// `VmRSS` or `VmHWM` (the peak) of process `pid`, in KiB.

@@ -17,7 +17,7 @@ use switchboard::webhooks::Notification;
 
 pub use app::{AppDir, TestApp, spawn_app, spawn_app_on};
 pub use cli::{Ran, cli};
-pub use process::{ServeProcess, block_on, in_own_process};
+pub use process::{ServeProcess, block_on, in_own_process, start_serve};
 pub use receiver::Receiver;
 
 /// The client secret every test app verifies webhooks with.

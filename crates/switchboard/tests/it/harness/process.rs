@@ -122,3 +122,16 @@ impl Drop for ServeProcess {
         }
     }
 }
+
+/// The real binary serving `config` in a child process, quiet (errors only, output discarded); the
+/// caller kills it.
+pub fn start_serve(config: &std::path::Path) -> std::process::Child {
+    super::cli(&["serve", "--config"])
+        .arg(config)
+        .env("SWITCHBOARD_LOG", "error")
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
